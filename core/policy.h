@@ -1,0 +1,42 @@
+// TokenPolicy: the operator-set rules for Personal Access Tokens, and the
+// computed state of a token under them. Header-only values; thread-safe.
+#ifndef TOKENAUTH_CORE_POLICY_H_
+#define TOKENAUTH_CORE_POLICY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/store.h"
+#include "core/types.h"
+
+namespace tokenauth {
+
+struct TokenPolicy {
+  // ACCESS_TOKEN_STALE_PERIOD: unused this long, a token stops working.
+  absl::Duration stale_period = absl::Hours(24 * 365);
+  // MAX_ACCESS_TOKENS_PER_USER: usable tokens per user; 0 = no limit.
+  int max_tokens_per_user = 50;
+  // TOKENAUTH_TOKEN_SCOPES: allowed scopes; empty = any well-formed scope.
+  std::vector<std::string> scope_catalogue;
+};
+
+inline UsableAt UsableAtTime(const TokenPolicy& policy, absl::Time now) {
+  return UsableAt{now, now - policy.stale_period};
+}
+
+// Revoked wins over expired, expired over stale.
+inline TokenState StateOf(const TokenRecord& t, const TokenPolicy& policy,
+                          absl::Time now) {
+  if (t.revoke_time.has_value()) return TokenState::kRevoked;
+  if (t.expire_time.has_value() && *t.expire_time <= now) {
+    return TokenState::kExpired;
+  }
+  absl::Time last = t.last_used_time.value_or(t.create_time);
+  if (last < now - policy.stale_period) return TokenState::kStale;
+  return TokenState::kActive;
+}
+
+}  // namespace tokenauth
+
+#endif  // TOKENAUTH_CORE_POLICY_H_

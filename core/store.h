@@ -1,0 +1,104 @@
+// Store: everything the core rules need from persistent storage. The only
+// implementation that ships is storage/mysql_store.h; the core depends on
+// this interface alone. Implementations must be thread-safe.
+//
+// Error contract (absl::Status codes):
+//   NOT_FOUND       the row does not exist (or, where stated, is revoked)
+//   ALREADY_EXISTS  a unique key (username, token id) is taken
+//   RESOURCE_EXHAUSTED  the per-user usable-token limit is reached
+//   UNAVAILABLE     the database cannot be reached; retrying may help
+//   ABORTED         a transaction conflict (deadlock); retry the operation
+//   INTERNAL        anything else (a bug or a schema mismatch)
+#ifndef TOKENAUTH_CORE_STORE_H_
+#define TOKENAUTH_CORE_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/types.h"
+
+namespace tokenauth {
+
+// Which tokens count as usable at a moment: not revoked, not expired at
+// `now`, and used (or, if never used, created) at or after `stale_before`.
+struct UsableAt {
+  absl::Time now;
+  absl::Time stale_before;
+};
+
+struct NewUser {
+  std::string username;
+  std::string password_hash;
+  bool admin = false;
+};
+
+struct TokenListQuery {
+  int64_t user_id = 0;
+  int limit = 50;                      // Rows to return, >= 1.
+  std::optional<int64_t> before_row;   // Only rows with row_id < this.
+  std::optional<UsableAt> usable_only; // Unset: every stored token.
+};
+
+struct TokenUpdate {
+  std::optional<std::string> name;
+  // Outer optional: whether to change it; inner: the new value (nullopt
+  // removes the expiration).
+  std::optional<std::optional<absl::Time>> expire_time;
+  std::optional<Permissions> permissions;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Cheap round trip to the database, for health checks.
+  virtual absl::Status Ping() = 0;
+
+  // --- Users ---
+  // ALREADY_EXISTS if the username is taken.
+  virtual absl::StatusOr<User> CreateUser(const NewUser& user,
+                                          absl::Time now) = 0;
+  // Creates the user unless one with that username exists. Returns the user
+  // and whether it was created. Safe when several servers race.
+  virtual absl::StatusOr<std::pair<User, bool>> CreateUserIfAbsent(
+      const NewUser& user, absl::Time now) = 0;
+  virtual absl::StatusOr<User> GetUserById(int64_t id) = 0;
+  virtual absl::StatusOr<User> GetUserByName(absl::string_view username) = 0;
+  // NOT_FOUND if no such user.
+  virtual absl::Status SetUserDisabled(int64_t id, bool disabled,
+                                       absl::Time now) = 0;
+  virtual absl::Status SetPasswordHash(int64_t id, absl::string_view hash,
+                                       absl::Time now) = 0;
+
+  // --- Personal Access Tokens ---
+  // Inserts `token` (row_id is assigned and returned). When max_usable > 0,
+  // fails with RESOURCE_EXHAUSTED if the owner already has max_usable usable
+  // tokens at `usable`; the count and the insert are atomic with respect to
+  // other inserts for the same user. NOT_FOUND if the owner does not exist.
+  virtual absl::StatusOr<TokenRecord> InsertToken(const TokenRecord& token,
+                                                  int max_usable,
+                                                  const UsableAt& usable) = 0;
+  // Any stored token, usable or not. NOT_FOUND if absent.
+  virtual absl::StatusOr<TokenRecord> GetToken(absl::string_view public_id) = 0;
+  // Newest first (row_id descending).
+  virtual absl::StatusOr<std::vector<TokenRecord>> ListTokens(
+      const TokenListQuery& query) = 0;
+  // Applies the set fields of `update` to a token that is not revoked, and
+  // returns it as stored afterwards. NOT_FOUND if absent or revoked.
+  virtual absl::StatusOr<TokenRecord> UpdateToken(absl::string_view public_id,
+                                                  const TokenUpdate& update,
+                                                  absl::Time now) = 0;
+  // Sets revoke_time if it is not set. NOT_FOUND if absent or already revoked.
+  virtual absl::StatusOr<TokenRecord> RevokeToken(absl::string_view public_id,
+                                                  absl::Time now) = 0;
+};
+
+}  // namespace tokenauth
+
+#endif  // TOKENAUTH_CORE_STORE_H_

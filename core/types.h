@@ -1,0 +1,72 @@
+// Domain types shared by the core rules and the store: users, tokens, and
+// the result of an authentication. Plain values; no behaviour, no locking.
+#ifndef TOKENAUTH_CORE_TYPES_H_
+#define TOKENAUTH_CORE_TYPES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace tokenauth {
+
+enum class Access { kReadOnly, kReadWrite };
+enum class Operation { kRead, kWrite };
+enum class CredentialKind { kBasic, kSession, kAccessToken };
+
+struct Permissions {
+  Access access = Access::kReadOnly;
+  std::vector<std::string> scopes;  // Empty: not restricted by scope.
+
+  bool operator==(const Permissions& o) const {
+    return access == o.access && scopes == o.scopes;
+  }
+};
+
+struct User {
+  int64_t id = 0;
+  std::string username;
+  std::string password_hash;  // libsodium crypto_pwhash_str (Argon2id).
+  bool admin = false;
+  bool disabled = false;
+  absl::Time create_time;
+  absl::Time update_time;
+};
+
+// A stored Personal Access Token. Holds only the hash of the value.
+struct TokenRecord {
+  int64_t row_id = 0;     // Storage key; orders listings. Never shown.
+  std::string public_id;  // Non-secret id, embedded in the value.
+  int64_t user_id = 0;
+  std::string name;
+  std::string value_hash;  // Lower-case hex SHA-256 of the value.
+  std::string hint;        // Prefix, id and the value's last characters.
+  Permissions permissions;
+  absl::Time create_time;
+  absl::Time update_time;
+  std::optional<absl::Time> expire_time;
+  std::optional<absl::Time> last_used_time;
+  std::optional<absl::Time> revoke_time;
+};
+
+enum class TokenState { kActive, kExpired, kRevoked, kStale };
+
+// Who a credential resolved to.
+struct Principal {
+  int64_t user_id = 0;
+  std::string username;
+  bool admin = false;
+};
+
+// The outcome of a successful authentication.
+struct AuthResult {
+  Principal principal;
+  CredentialKind kind = CredentialKind::kBasic;
+  std::optional<TokenRecord> token;  // Set when kind == kAccessToken.
+};
+
+}  // namespace tokenauth
+
+#endif  // TOKENAUTH_CORE_TYPES_H_

@@ -1,0 +1,160 @@
+#include "core/user_manager.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "core/token_manager.h"
+#include "core/validation.h"
+
+namespace tokenauth {
+namespace {
+
+absl::Status RequireAdmin(const AuthResult& caller, absl::string_view what) {
+  if (!caller.principal.admin) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("caller: only admins may ", what));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUserId(int64_t user_id) {
+  if (user_id <= 0) {
+    return absl::InvalidArgumentError("user_id: required (a positive id)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<User> NotFoundAsNamed(absl::StatusOr<User> user,
+                                     int64_t user_id) {
+  if (absl::IsNotFound(user.status())) {
+    return absl::NotFoundError(absl::StrCat("user ", user_id, ": not found"));
+  }
+  return user;
+}
+
+}  // namespace
+
+UserManager::UserManager(Store* store, Clock* clock,
+                         const PasswordHasher* hasher)
+    : store_(store), clock_(clock), hasher_(hasher) {}
+
+absl::StatusOr<User> UserManager::Create(const AuthResult& caller,
+                                         absl::string_view username,
+                                         absl::string_view password,
+                                         bool admin) {
+  RETURN_IF_ERROR(RequireAdmin(caller, "create users"));
+  RETURN_IF_ERROR(ValidateUsername("username", username));
+  RETURN_IF_ERROR(ValidatePassword("password", password));
+  ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(password));
+  absl::StatusOr<User> user = store_->CreateUser(
+      NewUser{std::string(username), std::move(hash), admin}, clock_->Now());
+  if (absl::IsAlreadyExists(user.status())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("username: \"", username, "\" is taken"));
+  }
+  return user;
+}
+
+absl::StatusOr<User> UserManager::Get(const AuthResult& caller,
+                                      int64_t user_id,
+                                      absl::string_view username) {
+  if (user_id != 0 && !username.empty()) {
+    return absl::InvalidArgumentError("user_id, username: give one, not both");
+  }
+  if (user_id < 0) {
+    return absl::InvalidArgumentError("user_id: must not be negative");
+  }
+  absl::StatusOr<User> user;
+  if (!username.empty()) {
+    RETURN_IF_ERROR(ValidateUsername("username", username));
+    user = store_->GetUserByName(username);
+    if (absl::IsNotFound(user.status())) {
+      return absl::NotFoundError(
+          absl::StrCat("user \"", username, "\": not found"));
+    }
+  } else {
+    const int64_t id = user_id == 0 ? caller.principal.user_id : user_id;
+    user = NotFoundAsNamed(store_->GetUserById(id), id);
+  }
+  RETURN_IF_ERROR(user.status());
+  if (user->id != caller.principal.user_id) {
+    RETURN_IF_ERROR(RequireAdmin(caller, "read other users"));
+  }
+  return user;
+}
+
+absl::StatusOr<User> UserManager::SetDisabled(const AuthResult& caller,
+                                              int64_t user_id, bool disabled) {
+  RETURN_IF_ERROR(
+      RequireAdmin(caller, disabled ? "disable users" : "enable users"));
+  RETURN_IF_ERROR(ValidateUserId(user_id));
+  if (disabled && user_id == caller.principal.user_id) {
+    return absl::FailedPreconditionError(
+        "user_id: an admin cannot disable their own account");
+  }
+  absl::Status s = store_->SetUserDisabled(user_id, disabled, clock_->Now());
+  if (absl::IsNotFound(s)) {
+    return absl::NotFoundError(absl::StrCat("user ", user_id, ": not found"));
+  }
+  RETURN_IF_ERROR(s);
+  return NotFoundAsNamed(store_->GetUserById(user_id), user_id);
+}
+
+absl::Status UserManager::SetPassword(const AuthResult& caller,
+                                      int64_t user_id,
+                                      absl::string_view current_password,
+                                      absl::string_view new_password) {
+  RETURN_IF_ERROR(RequireNonTokenCaller(caller, "change passwords"));
+  if (user_id < 0) {
+    return absl::InvalidArgumentError("user_id: must not be negative");
+  }
+  const int64_t id = user_id == 0 ? caller.principal.user_id : user_id;
+  RETURN_IF_ERROR(ValidatePassword("new_password", new_password));
+  if (id == caller.principal.user_id) {
+    ASSIGN_OR_RETURN(User self, store_->GetUserById(id));
+    if (current_password.empty()) {
+      return absl::InvalidArgumentError(
+          "current_password: required to change your own password");
+    }
+    if (!hasher_->Verify(self.password_hash, current_password)) {
+      return absl::PermissionDeniedError("current_password: does not match");
+    }
+  } else {
+    RETURN_IF_ERROR(RequireAdmin(caller, "set other users' passwords"));
+  }
+  ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(new_password));
+  absl::Status s = store_->SetPasswordHash(id, hash, clock_->Now());
+  if (absl::IsNotFound(s)) {
+    return absl::NotFoundError(absl::StrCat("user ", id, ": not found"));
+  }
+  return s;
+}
+
+absl::StatusOr<UserManager::Bootstrap> UserManager::BootstrapAdmin(
+    absl::string_view username, absl::string_view password, Random& random) {
+  RETURN_IF_ERROR(ValidateUsername("TOKENAUTH_BOOTSTRAP_ADMIN", username));
+  Bootstrap out;
+  // Cheap check first, so a restart does not pay for a hash.
+  absl::StatusOr<User> existing = store_->GetUserByName(username);
+  if (existing.ok()) {
+    out.user = *std::move(existing);
+    return out;
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  std::string chosen(password);
+  if (chosen.empty()) {
+    out.generated_password = RandomBase62(random, 24);
+    chosen = out.generated_password;
+  }
+  RETURN_IF_ERROR(ValidatePassword("TOKENAUTH_BOOTSTRAP_PASSWORD", chosen));
+  ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(chosen));
+  ASSIGN_OR_RETURN(auto created,
+                   store_->CreateUserIfAbsent(
+                       NewUser{std::string(username), std::move(hash), true},
+                       clock_->Now()));
+  out.user = std::move(created.first);
+  out.created = created.second;
+  if (!out.created) out.generated_password.clear();  // Another server won.
+  return out;
+}
+
+}  // namespace tokenauth
