@@ -1,0 +1,54 @@
+#include "core/status_macros.h"
+#include "server/convert.h"
+#include "server/services.h"
+#include "server/status_convert.h"
+
+namespace tokenauth {
+namespace {
+
+constexpr char kAuthenticate[] = "/tokenauth.v1.AuthService/Authenticate";
+
+absl::StatusOr<Credential> CredentialFromRequest(
+    const v1::AuthenticateRequest& request) {
+  switch (request.credential_case()) {
+    case v1::AuthenticateRequest::kToken:
+      return TokenCredential{request.token()};
+    case v1::AuthenticateRequest::kBasic:
+      return BasicCredential{request.basic().username(),
+                             request.basic().password()};
+    default:
+      return absl::InvalidArgumentError(
+          "credential: required; set exactly one of token, basic");
+  }
+}
+
+}  // namespace
+
+grpc::Status AuthServiceImpl::Authenticate(
+    grpc::ServerContext* /*context*/, const v1::AuthenticateRequest* request,
+    v1::AuthenticateResponse* response) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Credential credential, CredentialFromRequest(*request));
+    ASSIGN_OR_RETURN(Operation operation,
+                     FromProto("operation", request->operation()));
+    std::vector<std::string> scopes(request->required_scopes().begin(),
+                                    request->required_scopes().end());
+    ASSIGN_OR_RETURN(AuthResult result, authenticator_->Authenticate(
+                                            credential, operation, scopes));
+    ToProto(result.principal, response->mutable_principal());
+    response->set_credential_kind(ToProto(result.kind));
+    if (result.token.has_value()) {
+      v1::AuthenticatedToken* token = response->mutable_token();
+      token->set_id(result.token->public_id);
+      token->set_name(result.token->name);
+      ToProto(result.token->permissions, token->mutable_permissions());
+      if (result.token->expire_time) {
+        ToProto(*result.token->expire_time, token->mutable_expire_time());
+      }
+    }
+    return absl::OkStatus();
+  };
+  return ToGrpcStatus(run(), kAuthenticate);
+}
+
+}  // namespace tokenauth

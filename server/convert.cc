@@ -1,0 +1,139 @@
+#include "server/convert.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace tokenauth {
+namespace {
+// google.protobuf.Timestamp's valid range: 0001-01-01 to 9999-12-31.
+constexpr int64_t kMinSeconds = -62135596800;
+constexpr int64_t kMaxSeconds = 253402300799;
+}  // namespace
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  int64_t seconds = nanos / 1000000000;
+  int64_t rem = nanos % 1000000000;
+  if (rem < 0) {
+    rem += 1000000000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(rem));
+}
+
+absl::StatusOr<absl::Time> FromProto(absl::string_view field,
+                                     const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() < kMinSeconds || ts.seconds() > kMaxSeconds ||
+      ts.nanos() < 0 || ts.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": not a valid timestamp (years 1..9999, nanos 0..999999999)"));
+  }
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+absl::StatusOr<absl::Duration> FromProto(absl::string_view field,
+                                         const google::protobuf::Duration& d) {
+  // The documented range of google.protobuf.Duration: +-10000 years.
+  constexpr int64_t kMax = 315576000000;
+  if (d.seconds() < -kMax || d.seconds() > kMax || d.nanos() < -999999999 ||
+      d.nanos() > 999999999 ||
+      (d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not a valid duration"));
+  }
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+absl::StatusOr<Permissions> FromProto(absl::string_view field,
+                                      const v1::TokenPermissions& p) {
+  Permissions out;
+  switch (p.access()) {
+    case v1::TOKEN_ACCESS_READ_ONLY:
+      out.access = Access::kReadOnly;
+      break;
+    case v1::TOKEN_ACCESS_READ_WRITE:
+      out.access = Access::kReadWrite;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          field,
+          ".access: required (TOKEN_ACCESS_READ_ONLY or "
+          "TOKEN_ACCESS_READ_WRITE)"));
+  }
+  out.scopes.assign(p.scopes().begin(), p.scopes().end());
+  return out;
+}
+
+void ToProto(const Permissions& p, v1::TokenPermissions* out) {
+  out->set_access(p.access == Access::kReadOnly ? v1::TOKEN_ACCESS_READ_ONLY
+                                                : v1::TOKEN_ACCESS_READ_WRITE);
+  for (const std::string& s : p.scopes) out->add_scopes(s);
+}
+
+void ToProto(const TokenRecord& t, TokenState state, v1::Token* out) {
+  out->set_id(t.public_id);
+  out->set_name(t.name);
+  out->set_user_id(t.user_id);
+  ToProto(t.permissions, out->mutable_permissions());
+  ToProto(t.create_time, out->mutable_create_time());
+  ToProto(t.update_time, out->mutable_update_time());
+  if (t.expire_time) ToProto(*t.expire_time, out->mutable_expire_time());
+  if (t.last_used_time) ToProto(*t.last_used_time, out->mutable_last_used_time());
+  if (t.revoke_time) ToProto(*t.revoke_time, out->mutable_revoke_time());
+  switch (state) {
+    case TokenState::kActive:
+      out->set_state(v1::TOKEN_STATE_ACTIVE);
+      break;
+    case TokenState::kExpired:
+      out->set_state(v1::TOKEN_STATE_EXPIRED);
+      break;
+    case TokenState::kRevoked:
+      out->set_state(v1::TOKEN_STATE_REVOKED);
+      break;
+    case TokenState::kStale:
+      out->set_state(v1::TOKEN_STATE_STALE);
+      break;
+  }
+  out->set_hint(t.hint);
+}
+
+void ToProto(const User& u, v1::User* out) {
+  out->set_id(u.id);
+  out->set_username(u.username);
+  out->set_admin(u.admin);
+  out->set_disabled(u.disabled);
+  ToProto(u.create_time, out->mutable_create_time());
+  ToProto(u.update_time, out->mutable_update_time());
+}
+
+void ToProto(const Principal& p, v1::Principal* out) {
+  out->set_user_id(p.user_id);
+  out->set_username(p.username);
+  out->set_admin(p.admin);
+}
+
+v1::CredentialKind ToProto(CredentialKind kind) {
+  switch (kind) {
+    case CredentialKind::kBasic:
+      return v1::CREDENTIAL_KIND_BASIC;
+    case CredentialKind::kSession:
+      return v1::CREDENTIAL_KIND_SESSION;
+    case CredentialKind::kAccessToken:
+      return v1::CREDENTIAL_KIND_ACCESS_TOKEN;
+  }
+  return v1::CREDENTIAL_KIND_UNSPECIFIED;
+}
+
+absl::StatusOr<Operation> FromProto(absl::string_view field, v1::Operation op) {
+  switch (op) {
+    case v1::OPERATION_READ:
+      return Operation::kRead;
+    case v1::OPERATION_WRITE:
+      return Operation::kWrite;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": required (OPERATION_READ or OPERATION_WRITE)"));
+  }
+}
+
+}  // namespace tokenauth

@@ -1,0 +1,231 @@
+// tokenauth-server: wires settings, the MySQL store, the core rules and the
+// gRPC services together, then serves until SIGINT or SIGTERM, draining
+// in-flight calls before it exits 0.
+//
+// Every flag below is also read from the environment variable of the same
+// name in capitals (TOKENAUTH_LISTEN, MAX_ACCESS_TOKENS_PER_USER, ...); a
+// flag given on the command line wins.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
+#include "core/authenticator.h"
+#include "core/clock.h"
+#include "core/password_hasher.h"
+#include "core/random.h"
+#include "core/token_format.h"
+#include "core/token_manager.h"
+#include "core/user_manager.h"
+#include "server/caller_auth.h"
+#include "server/health.h"
+#include "server/log.h"
+#include "server/parse_errors.h"
+#include "server/services.h"
+#include "server/settings.h"
+#include "storage/mysql_store.h"
+
+using tokenauth::DurationSetting;
+
+ABSL_FLAG(std::string, tokenauth_listen, "127.0.0.1:50051",
+          "Address to serve gRPC on (host:port). Plaintext.");
+ABSL_FLAG(std::string, tokenauth_mysql_host, "127.0.0.1", "MySQL host.");
+ABSL_FLAG(int, tokenauth_mysql_port, 3306, "MySQL TCP port.");
+ABSL_FLAG(std::string, tokenauth_mysql_socket, "",
+          "MySQL unix socket; when set, used instead of host and port.");
+ABSL_FLAG(std::string, tokenauth_mysql_user, "tokenauth", "MySQL user.");
+ABSL_FLAG(std::string, tokenauth_mysql_password, "",
+          "MySQL password. Prefer the environment variable: flags show in ps.");
+ABSL_FLAG(std::string, tokenauth_mysql_database, "tokenauth",
+          "MySQL database (must exist; tables are created by migrations).");
+ABSL_FLAG(int, tokenauth_mysql_pool_size, 8, "MySQL connections at most.");
+ABSL_FLAG(DurationSetting, tokenauth_startup_db_wait,
+          DurationSetting{absl::Seconds(60)},
+          "How long to wait for the database at start before giving up.");
+ABSL_FLAG(std::string, tokenauth_token_prefix, "tka",
+          "Prefix of token values ([a-z0-9]{1,16}); changing it invalidates "
+          "every issued token.");
+ABSL_FLAG(std::string, tokenauth_token_scopes, "",
+          "Comma-separated scope catalogue; empty accepts any well-formed "
+          "scope.");
+ABSL_FLAG(std::string, tokenauth_bootstrap_admin, "",
+          "Create this admin user at start if no user of that name exists.");
+ABSL_FLAG(std::string, tokenauth_bootstrap_password, "",
+          "Password for the bootstrap admin; empty: generate and print one.");
+ABSL_FLAG(std::string, tokenauth_password_hash_cost, "interactive",
+          "Argon2id cost: interactive, moderate, or minimum (tests only).");
+ABSL_FLAG(DurationSetting, tokenauth_health_check_interval,
+          DurationSetting{absl::Seconds(1)},
+          "How often the database is pinged for the health service.");
+ABSL_FLAG(DurationSetting, tokenauth_drain_timeout,
+          DurationSetting{absl::Seconds(10)},
+          "On SIGINT/SIGTERM, how long in-flight calls may take to finish.");
+ABSL_FLAG(int, max_access_tokens_per_user, 50,
+          "Usable tokens a user may hold at once; 0 = no limit.");
+ABSL_FLAG(DurationSetting, access_token_stale_period,
+          DurationSetting{absl::Hours(24 * 365)},
+          "A token unused this long stops authenticating.");
+
+namespace tokenauth {
+namespace {
+
+[[noreturn]] void Die(absl::string_view message) {
+  LogError(message);
+  std::exit(1);
+}
+
+template <typename T>
+T ValueOrDie(absl::StatusOr<T> v) {
+  if (!v.ok()) Die(v.status().message());
+  return *std::move(v);
+}
+
+absl::Status MigrateWithRetry(MysqlStore& store, absl::Duration wait) {
+  const absl::Time give_up = absl::Now() + wait;
+  while (true) {
+    absl::Status s = store.Migrate();
+    if (s.ok() || !absl::IsUnavailable(s) || absl::Now() >= give_up) return s;
+    LogWarning("database not reachable yet (", s.message(), "); retrying");
+    absl::SleepFor(absl::Seconds(1));
+  }
+}
+
+int Serve() {
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const std::string prefix = absl::GetFlag(FLAGS_tokenauth_token_prefix);
+  if (absl::Status s = TokenFormat::ValidatePrefix(prefix); !s.ok()) {
+    Die(absl::StrCat("TOKENAUTH_TOKEN_PREFIX: ", s.message()));
+  }
+  if (absl::GetFlag(FLAGS_max_access_tokens_per_user) < 0) {
+    Die("MAX_ACCESS_TOKENS_PER_USER: must be 0 (no limit) or positive");
+  }
+  TokenPolicy policy;
+  policy.stale_period = absl::GetFlag(FLAGS_access_token_stale_period).value;
+  if (policy.stale_period <= absl::ZeroDuration()) {
+    Die("ACCESS_TOKEN_STALE_PERIOD: must be positive");
+  }
+  policy.max_tokens_per_user = absl::GetFlag(FLAGS_max_access_tokens_per_user);
+  policy.scope_catalogue = absl::StrSplit(
+      absl::GetFlag(FLAGS_tokenauth_token_scopes), ',', absl::SkipWhitespace());
+  const PasswordHashCost cost = ValueOrDie(PasswordHashCost::FromName(
+      absl::GetFlag(FLAGS_tokenauth_password_hash_cost)));
+
+  MysqlOptions mysql;
+  mysql.host = absl::GetFlag(FLAGS_tokenauth_mysql_host);
+  mysql.port = absl::GetFlag(FLAGS_tokenauth_mysql_port);
+  mysql.socket = absl::GetFlag(FLAGS_tokenauth_mysql_socket);
+  mysql.user = absl::GetFlag(FLAGS_tokenauth_mysql_user);
+  mysql.password = absl::GetFlag(FLAGS_tokenauth_mysql_password);
+  mysql.database = absl::GetFlag(FLAGS_tokenauth_mysql_database);
+  mysql.pool_size = absl::GetFlag(FLAGS_tokenauth_mysql_pool_size);
+  std::unique_ptr<MysqlStore> store = ValueOrDie(MysqlStore::Open(mysql));
+  if (absl::Status s = MigrateWithRetry(
+          *store, absl::GetFlag(FLAGS_tokenauth_startup_db_wait).value);
+      !s.ok()) {
+    Die(absl::StrCat("database: cannot apply migrations: ", s.message()));
+  }
+
+  RealClock clock;
+  SodiumRandom random;
+  const TokenFormat format(prefix);
+  const PasswordHasher hasher(cost);
+  const Authenticator authenticator(store.get(), &clock, &format, &hasher,
+                                    policy);
+  TokenManager tokens(store.get(), &clock, &random, &format, policy);
+  UserManager users(store.get(), &clock, &hasher);
+
+  if (const std::string admin = absl::GetFlag(FLAGS_tokenauth_bootstrap_admin);
+      !admin.empty()) {
+    UserManager::Bootstrap boot = ValueOrDie(users.BootstrapAdmin(
+        admin, absl::GetFlag(FLAGS_tokenauth_bootstrap_password), random));
+    if (!boot.created) {
+      LogInfo("bootstrap: user \"", admin, "\" exists; left unchanged");
+    } else if (boot.generated_password.empty()) {
+      LogInfo("bootstrap: created admin \"", admin,
+              "\" with the password from TOKENAUTH_BOOTSTRAP_PASSWORD");
+    } else {
+      // Printed once, on stdout, by design: the operator has no other way to
+      // learn it. Never logged.
+      std::printf(
+          "\n  Created admin user \"%s\" with generated password:\n\n"
+          "      %s\n\n"
+          "  It is shown only now. Change it with "
+          "tokenauth.v1.UserService/SetPassword.\n\n",
+          admin.c_str(), boot.generated_password.c_str());
+      std::fflush(stdout);
+    }
+  }
+
+  const CallerAuth callers(&authenticator);
+  TokenServiceImpl token_service(&callers, &tokens);
+  AuthServiceImpl auth_service(&authenticator);
+  UserServiceImpl user_service(&callers, &users);
+  HealthServiceImpl health({"tokenauth.v1.TokenService",
+                            "tokenauth.v1.AuthService",
+                            "tokenauth.v1.UserService"});
+  DatabaseMonitor monitor(
+      store.get(), &health,
+      absl::GetFlag(FLAGS_tokenauth_health_check_interval).value);
+
+  InstallProtobufLogCapture();
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  const std::string listen = absl::GetFlag(FLAGS_tokenauth_listen);
+  int bound_port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           &bound_port);
+  builder.RegisterService(&token_service);
+  builder.RegisterService(&auth_service);
+  builder.RegisterService(&user_service);
+  builder.RegisterService(&health);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    Die(absl::StrCat("TOKENAUTH_LISTEN: cannot listen on ", listen));
+  }
+  LogInfo("serving on ", listen, " (port ", bound_port, ")");
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogInfo("received ", strsignal(signal_number), "; draining");
+  health.Shutdown();
+  server->Shutdown(absl::ToChronoTime(
+      absl::Now() + absl::GetFlag(FLAGS_tokenauth_drain_timeout).value));
+  server->Wait();
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace tokenauth
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "tokenauth-server: issues and checks API credentials over gRPC.\n"
+      "Every flag can also be set by the environment variable of the same "
+      "name in capitals.");
+  if (absl::Status s = tokenauth::ApplyEnvironmentToFlags("server/main.cc");
+      !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  absl::ParseCommandLine(argc, argv);
+  return tokenauth::Serve();
+}

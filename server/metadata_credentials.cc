@@ -1,0 +1,72 @@
+#include "server/metadata_credentials.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace tokenauth {
+namespace {
+
+constexpr absl::string_view kHowTo =
+    "send \"authorization: Bearer <token>\" or \"authorization: Basic "
+    "<base64(username:password)>\"";
+
+absl::Status Unauthenticated(absl::string_view what) {
+  return absl::UnauthenticatedError(absl::StrCat("authorization: ", what));
+}
+
+}  // namespace
+
+absl::StatusOr<Credential> ParseAuthorizationHeader(absl::string_view value) {
+  if (value.size() > kMaxCredentialHeaderBytes) {
+    return Unauthenticated("header larger than 8 KiB");
+  }
+  value = absl::StripAsciiWhitespace(value);
+  const size_t space = value.find(' ');
+  if (space == absl::string_view::npos) {
+    return Unauthenticated(absl::StrCat("no scheme; ", kHowTo));
+  }
+  absl::string_view scheme = value.substr(0, space);
+  absl::string_view rest = absl::StripLeadingAsciiWhitespace(value.substr(space));
+  if (rest.empty()) return Unauthenticated("empty credential after the scheme");
+  if (absl::EqualsIgnoreCase(scheme, "Bearer")) {
+    return TokenCredential{std::string(rest)};
+  }
+  if (absl::EqualsIgnoreCase(scheme, "Basic")) {
+    std::string decoded;
+    if (!absl::Base64Unescape(rest, &decoded)) {
+      return Unauthenticated("Basic credential is not valid base64");
+    }
+    const size_t colon = decoded.find(':');
+    if (colon == std::string::npos) {
+      return Unauthenticated(
+          "Basic credential has no ':' between username and password");
+    }
+    return BasicCredential{decoded.substr(0, colon), decoded.substr(colon + 1)};
+  }
+  return Unauthenticated(
+      absl::StrCat("unsupported scheme (only Bearer and Basic); ", kHowTo));
+}
+
+absl::StatusOr<Credential> CredentialFromMetadata(
+    const std::vector<std::pair<absl::string_view, absl::string_view>>&
+        metadata) {
+  const absl::string_view* header = nullptr;
+  for (const auto& [key, value] : metadata) {
+    if (absl::EqualsIgnoreCase(key, "authorization")) {
+      if (header != nullptr) {
+        return Unauthenticated("sent more than once; send one credential");
+      }
+      header = &value;
+    } else if (absl::EqualsIgnoreCase(key, "x-session-id") ||
+               absl::EqualsIgnoreCase(key, "x-csrf-token")) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          key, ": session credentials are not supported yet; ", kHowTo));
+    }
+  }
+  if (header == nullptr) return Unauthenticated(absl::StrCat("missing; ", kHowTo));
+  return ParseAuthorizationHeader(*header);
+}
+
+}  // namespace tokenauth

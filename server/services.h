@@ -1,0 +1,85 @@
+// The RPC layer: thin gRPC services that read the caller, translate the
+// request into core calls and translate the answer back. Rules live in
+// core/; these classes hold no state of their own and do not own their
+// dependencies. Thread-safe.
+#ifndef TOKENAUTH_SERVER_SERVICES_H_
+#define TOKENAUTH_SERVER_SERVICES_H_
+
+#include "core/authenticator.h"
+#include "core/token_manager.h"
+#include "core/user_manager.h"
+#include "server/caller_auth.h"
+#include "tokenauth/v1/auth_service.grpc.pb.h"
+#include "tokenauth/v1/token_service.grpc.pb.h"
+#include "tokenauth/v1/user_service.grpc.pb.h"
+
+namespace tokenauth {
+
+class TokenServiceImpl final : public v1::TokenService::Service {
+ public:
+  TokenServiceImpl(const CallerAuth* callers, TokenManager* tokens)
+      : callers_(callers), tokens_(tokens) {}
+
+  grpc::Status CreateToken(grpc::ServerContext* context,
+                           const v1::CreateTokenRequest* request,
+                           v1::CreateTokenResponse* response) override;
+  grpc::Status GetToken(grpc::ServerContext* context,
+                        const v1::GetTokenRequest* request,
+                        v1::GetTokenResponse* response) override;
+  grpc::Status ListTokens(grpc::ServerContext* context,
+                          const v1::ListTokensRequest* request,
+                          v1::ListTokensResponse* response) override;
+  grpc::Status UpdateToken(grpc::ServerContext* context,
+                           const v1::UpdateTokenRequest* request,
+                           v1::UpdateTokenResponse* response) override;
+  grpc::Status RevokeToken(grpc::ServerContext* context,
+                           const v1::RevokeTokenRequest* request,
+                           v1::RevokeTokenResponse* response) override;
+
+ private:
+  const CallerAuth* const callers_;
+  TokenManager* const tokens_;
+};
+
+class AuthServiceImpl final : public v1::AuthService::Service {
+ public:
+  explicit AuthServiceImpl(const Authenticator* authenticator)
+      : authenticator_(authenticator) {}
+
+  grpc::Status Authenticate(grpc::ServerContext* context,
+                            const v1::AuthenticateRequest* request,
+                            v1::AuthenticateResponse* response) override;
+
+ private:
+  const Authenticator* const authenticator_;
+};
+
+class UserServiceImpl final : public v1::UserService::Service {
+ public:
+  UserServiceImpl(const CallerAuth* callers, UserManager* users)
+      : callers_(callers), users_(users) {}
+
+  grpc::Status CreateUser(grpc::ServerContext* context,
+                          const v1::CreateUserRequest* request,
+                          v1::CreateUserResponse* response) override;
+  grpc::Status GetUser(grpc::ServerContext* context,
+                       const v1::GetUserRequest* request,
+                       v1::GetUserResponse* response) override;
+  grpc::Status DisableUser(grpc::ServerContext* context,
+                           const v1::DisableUserRequest* request,
+                           v1::DisableUserResponse* response) override;
+  grpc::Status EnableUser(grpc::ServerContext* context,
+                          const v1::EnableUserRequest* request,
+                          v1::EnableUserResponse* response) override;
+  grpc::Status SetPassword(grpc::ServerContext* context,
+                           const v1::SetPasswordRequest* request,
+                           v1::SetPasswordResponse* response) override;
+
+ private:
+  const CallerAuth* const callers_;
+  UserManager* const users_;
+};
+
+}  // namespace tokenauth
+
+#endif  // TOKENAUTH_SERVER_SERVICES_H_
