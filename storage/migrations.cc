@@ -1,0 +1,160 @@
+#include "storage/migrations.h"
+
+#include <cppconn/connection.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <memory>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "storage/mysql_errors.h"
+
+namespace tokenauth {
+namespace {
+
+constexpr int kLockWaitSeconds = 60;
+
+// The lock is per database, so that deployments (or test databases) sharing
+// one server do not wait for each other. MySQL caps lock names at 64
+// characters; a long database name is cut, which can only make two databases
+// share a lock, never let two runs on one database overlap.
+constexpr char kLockName[] =
+    "CONCAT('tokenauth_migrations.', LEFT(DATABASE(), 40))";
+
+void Execute(sql::Connection& connection, const std::string& sql) {
+  std::unique_ptr<sql::PreparedStatement> statement(
+      connection.prepareStatement(sql));
+  statement->execute();
+}
+
+// Runs the missing migrations. The caller holds the migration lock. Throws
+// sql::SQLException on a database error.
+absl::Status ApplyLocked(sql::Connection& connection) {
+  Execute(connection,
+          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+          "version INT PRIMARY KEY, "
+          "name VARCHAR(255) NOT NULL, "
+          "applied_at_us BIGINT NOT NULL"
+          ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+
+  std::set<int> applied;
+  {
+    std::unique_ptr<sql::PreparedStatement> select(
+        connection.prepareStatement("SELECT version FROM schema_migrations"));
+    std::unique_ptr<sql::ResultSet> rows(select->executeQuery());
+    while (rows->next()) applied.insert(rows->getInt(1));
+  }
+
+  for (const Migration& migration : AllMigrations()) {
+    if (applied.count(migration.version) > 0) continue;
+    const std::string operation =
+        absl::StrCat("Migrate to version ", migration.version);
+    try {
+      for (const std::string& sql : migration.statements) {
+        Execute(connection, sql);
+      }
+      // The database's clock: the store has no Clock, and this is a record
+      // for operators only.
+      std::unique_ptr<sql::PreparedStatement> record(
+          connection.prepareStatement(
+              "INSERT INTO schema_migrations (version, name, applied_at_us) "
+              "VALUES (?, ?, CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS "
+              "SIGNED))"));
+      record->setInt(1, migration.version);
+      record->setString(2, migration.name);
+      record->executeUpdate();
+    } catch (const sql::SQLException& e) {
+      return SqlErrorToStatus(e, operation);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<Migration>& AllMigrations() {
+  static const std::vector<Migration>* const migrations =
+      new std::vector<Migration>{
+          {1,
+           "users and access tokens",
+           {
+               "CREATE TABLE IF NOT EXISTS users ("
+               "id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+               "username VARCHAR(64) CHARACTER SET utf8mb4 "
+               "COLLATE utf8mb4_bin NOT NULL UNIQUE, "
+               "password_hash VARCHAR(255) NOT NULL, "
+               "is_admin BOOLEAN NOT NULL, "
+               "disabled BOOLEAN NOT NULL DEFAULT FALSE, "
+               "create_time_us BIGINT NOT NULL, "
+               "update_time_us BIGINT NOT NULL"
+               ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+               // access: 1 = read-only, 2 = read-write. scopes: joined with
+               // single spaces (a scope never contains a space). Times:
+               // microseconds since the Unix epoch.
+               "CREATE TABLE IF NOT EXISTS access_tokens ("
+               "id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+               "public_id VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin "
+               "NOT NULL UNIQUE, "
+               "user_id BIGINT NOT NULL, "
+               "name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin "
+               "NOT NULL, "
+               "value_hash CHAR(64) CHARACTER SET ascii NOT NULL, "
+               "hint VARCHAR(128) NOT NULL, "
+               "access TINYINT NOT NULL, "
+               "scopes TEXT NOT NULL, "
+               "create_time_us BIGINT NOT NULL, "
+               "update_time_us BIGINT NOT NULL, "
+               "expire_time_us BIGINT NULL, "
+               "last_used_time_us BIGINT NULL, "
+               "revoke_time_us BIGINT NULL, "
+               "FOREIGN KEY (user_id) REFERENCES users(id), "
+               "INDEX (user_id, id)"
+               ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+           }},
+      };
+  return *migrations;
+}
+
+absl::Status ApplyMigrations(sql::Connection& connection) {
+  constexpr char kOperation[] = "Migrate";
+  bool locked = false;
+  absl::Status status;
+  try {
+    std::unique_ptr<sql::PreparedStatement> lock(connection.prepareStatement(
+        absl::StrCat("SELECT GET_LOCK(", kLockName, ", ?)")));
+    lock->setInt(1, kLockWaitSeconds);
+    std::unique_ptr<sql::ResultSet> result(lock->executeQuery());
+    if (!result->next() || result->isNull(1)) {
+      // NULL: an error inside GET_LOCK, or no default schema selected.
+      return absl::InternalError(
+          "Migrate: could not take the migration lock (is a database "
+          "selected?)");
+    }
+    if (result->getInt(1) != 1) {
+      return absl::UnavailableError(
+          absl::StrCat("Migrate: another server held the migration lock for ",
+                       kLockWaitSeconds, "s"));
+    }
+    locked = true;
+    status = ApplyLocked(connection);
+  } catch (const sql::SQLException& e) {
+    status = SqlErrorToStatus(e, kOperation);
+  }
+  if (locked) {
+    try {
+      std::unique_ptr<sql::PreparedStatement> release(
+          connection.prepareStatement(
+              absl::StrCat("SELECT RELEASE_LOCK(", kLockName, ")")));
+      std::unique_ptr<sql::ResultSet> result(release->executeQuery());
+    } catch (const sql::SQLException& e) {
+      // The lock dies with the session; the caller discards the connection.
+      if (status.ok()) status = SqlErrorToStatus(e, kOperation);
+    }
+  }
+  return status;
+}
+
+}  // namespace tokenauth

@@ -1,0 +1,95 @@
+// MysqlStore: the Store (core/store.h) over MySQL / MariaDB through MySQL
+// Connector/C++ 1.1. This is the only SQL in the project.
+//
+// Ownership: a MysqlStore owns its connection pool; connections are opened on
+// first need, at most MysqlOptions::pool_size of them. Thread-safety: all
+// methods are thread-safe.
+//
+// Conventions:
+//   - Every statement is a prepared statement with bound parameters.
+//   - No Connector/C++ exception leaves this class; errors follow the Store
+//     error contract (see storage/mysql_errors.h for the mapping). In
+//     addition, a value that does not fit its column (too long, not valid
+//     UTF-8, a scope containing a space) is INVALID_ARGUMENT; callers are
+//     expected to validate lengths first.
+//   - Times are stored as integer microseconds since the Unix epoch, so they
+//     come back truncated to whole microseconds; the records returned by
+//     writes are truncated the same way, so they equal what a read returns.
+//   - A connection that fails at the connection level is discarded, so the
+//     store recovers by itself once the database is back. Reads that fail
+//     that way on a reused connection are retried once on a fresh one.
+#ifndef TOKENAUTH_STORAGE_MYSQL_STORE_H_
+#define TOKENAUTH_STORAGE_MYSQL_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/store.h"
+#include "core/types.h"
+#include "storage/mysql_options.h"
+
+namespace tokenauth {
+
+class ConnectionPool;
+
+class MysqlStore : public Store {
+ public:
+  // Checks `options` (INVALID_ARGUMENT if unusable) and makes the store. Does
+  // not connect: the first call that needs the database does.
+  static absl::StatusOr<std::unique_ptr<MysqlStore>> Open(
+      const MysqlOptions& options);
+
+  ~MysqlStore() override;
+
+  MysqlStore(const MysqlStore&) = delete;
+  MysqlStore& operator=(const MysqlStore&) = delete;
+
+  // Brings the schema up to date (storage/migrations.h). Call once at start;
+  // safe to call again and from several servers at once. Uses a connection
+  // of its own, with I/O timeouts long enough for slow schema changes.
+  absl::Status Migrate();
+
+  // Store:
+  absl::Status Ping() override;
+  absl::StatusOr<User> CreateUser(const NewUser& user, absl::Time now) override;
+  absl::StatusOr<std::pair<User, bool>> CreateUserIfAbsent(
+      const NewUser& user, absl::Time now) override;
+  absl::StatusOr<User> GetUserById(int64_t id) override;
+  absl::StatusOr<User> GetUserByName(absl::string_view username) override;
+  absl::Status SetUserDisabled(int64_t id, bool disabled,
+                               absl::Time now) override;
+  absl::Status SetPasswordHash(int64_t id, absl::string_view hash,
+                               absl::Time now) override;
+  // Retries internally when the transaction hits a deadlock.
+  absl::StatusOr<TokenRecord> InsertToken(const TokenRecord& token,
+                                          int max_usable,
+                                          const UsableAt& usable) override;
+  absl::StatusOr<TokenRecord> GetToken(absl::string_view public_id) override;
+  // INVALID_ARGUMENT if query.limit < 1.
+  absl::StatusOr<std::vector<TokenRecord>> ListTokens(
+      const TokenListQuery& query) override;
+  // Always sets update_time to `now`, even if no field is set.
+  absl::StatusOr<TokenRecord> UpdateToken(absl::string_view public_id,
+                                          const TokenUpdate& update,
+                                          absl::Time now) override;
+  // Sets revoke_time and update_time to `now`.
+  absl::StatusOr<TokenRecord> RevokeToken(absl::string_view public_id,
+                                          absl::Time now) override;
+
+ private:
+  explicit MysqlStore(const MysqlOptions& options);
+
+  const MysqlOptions options_;
+  const absl::Duration acquire_timeout_;
+  const std::unique_ptr<ConnectionPool> pool_;
+};
+
+}  // namespace tokenauth
+
+#endif  // TOKENAUTH_STORAGE_MYSQL_STORE_H_
