@@ -1,0 +1,70 @@
+// CountingStore: a Store that forwards every call to a real store and counts
+// them, so a test can prove that something happened without touching the
+// database. Not a mock: the real MySQL store answers. Thread-safe.
+#ifndef TOKENAUTH_TESTS_COUNTING_STORE_H_
+#define TOKENAUTH_TESTS_COUNTING_STORE_H_
+
+#include <atomic>
+
+#include "core/store.h"
+
+namespace tokenauth {
+
+class CountingStore : public Store {
+ public:
+  explicit CountingStore(Store* inner) : inner_(inner) {}
+
+  int calls() const { return calls_.load(); }
+
+  absl::Status Ping() override { return Count(), inner_->Ping(); }
+  absl::StatusOr<User> CreateUser(const NewUser& u, absl::Time now) override {
+    return Count(), inner_->CreateUser(u, now);
+  }
+  absl::StatusOr<std::pair<User, bool>> CreateUserIfAbsent(
+      const NewUser& u, absl::Time now) override {
+    return Count(), inner_->CreateUserIfAbsent(u, now);
+  }
+  absl::StatusOr<User> GetUserById(int64_t id) override {
+    return Count(), inner_->GetUserById(id);
+  }
+  absl::StatusOr<User> GetUserByName(absl::string_view name) override {
+    return Count(), inner_->GetUserByName(name);
+  }
+  absl::Status SetUserDisabled(int64_t id, bool d, absl::Time now) override {
+    return Count(), inner_->SetUserDisabled(id, d, now);
+  }
+  absl::Status SetPasswordHash(int64_t id, absl::string_view h,
+                               absl::Time now) override {
+    return Count(), inner_->SetPasswordHash(id, h, now);
+  }
+  absl::StatusOr<TokenRecord> InsertToken(const TokenRecord& t, int max,
+                                          const UsableAt& u) override {
+    return Count(), inner_->InsertToken(t, max, u);
+  }
+  absl::StatusOr<TokenRecord> GetToken(absl::string_view id) override {
+    return Count(), inner_->GetToken(id);
+  }
+  absl::StatusOr<std::vector<TokenRecord>> ListTokens(
+      const TokenListQuery& q) override {
+    return Count(), inner_->ListTokens(q);
+  }
+  absl::StatusOr<TokenRecord> UpdateToken(absl::string_view id,
+                                          const TokenUpdate& u,
+                                          absl::Time now) override {
+    return Count(), inner_->UpdateToken(id, u, now);
+  }
+  absl::StatusOr<TokenRecord> RevokeToken(absl::string_view id,
+                                          absl::Time now) override {
+    return Count(), inner_->RevokeToken(id, now);
+  }
+
+ private:
+  void Count() { calls_.fetch_add(1); }
+
+  Store* const inner_;
+  std::atomic<int> calls_{0};
+};
+
+}  // namespace tokenauth
+
+#endif  // TOKENAUTH_TESTS_COUNTING_STORE_H_
