@@ -32,6 +32,20 @@ struct UsableAt {
   absl::Time stale_before;
 };
 
+// Which sessions are live at a moment: not ended, expire_time after `now`,
+// and last seen at or after `idle_before`.
+struct SessionLiveAt {
+  absl::Time now;
+  absl::Time idle_before;
+};
+
+// The failed-login rule: at most `max_failures` failed password checks per
+// user in a window of `period` that starts at the first failure.
+struct LockoutRule {
+  int max_failures = 10;
+  absl::Duration period = absl::Minutes(15);
+};
+
 struct NewUser {
   std::string username;
   std::string password_hash;
@@ -76,6 +90,20 @@ class Store {
   virtual absl::Status SetPasswordHash(int64_t id, absl::string_view hash,
                                        absl::Time now) = 0;
 
+  // --- Failed-login lockout ---
+  // Atomically reserves one password check for the user under `rule`,
+  // counting it as a failure in advance: returns true and counts it when the
+  // user has fewer than rule.max_failures failures in the current window
+  // (a window older than rule.period is restarted at `now`); returns false,
+  // counting nothing, while the user is locked. So however many checks run
+  // in parallel, at most max_failures are evaluated per window.
+  // NOT_FOUND if no such user.
+  virtual absl::StatusOr<bool> ReservePasswordCheck(int64_t user_id,
+                                                    const LockoutRule& rule,
+                                                    absl::Time now) = 0;
+  // After a successful check: forget the user's failures.
+  virtual absl::Status ClearPasswordFailures(int64_t user_id) = 0;
+
   // --- Personal Access Tokens ---
   // Inserts `token` (row_id is assigned and returned). When max_usable > 0,
   // fails with RESOURCE_EXHAUSTED if the owner already has max_usable usable
@@ -97,6 +125,32 @@ class Store {
   // Sets revoke_time if it is not set. NOT_FOUND if absent or already revoked.
   virtual absl::StatusOr<TokenRecord> RevokeToken(absl::string_view public_id,
                                                   absl::Time now) = 0;
+
+  // --- Sessions ---
+  // Inserts a session (row_id is assigned). ALREADY_EXISTS if the handle or
+  // the secret hash is taken; NOT_FOUND if the user does not exist.
+  virtual absl::StatusOr<SessionRecord> InsertSession(
+      const SessionRecord& session) = 0;
+  // Any stored session, live or not, by the hash of its session ID.
+  virtual absl::StatusOr<SessionRecord> GetSessionBySecretHash(
+      absl::string_view secret_hash) = 0;
+  // Any stored session, live or not, by its handle.
+  virtual absl::StatusOr<SessionRecord> GetSession(
+      absl::string_view handle) = 0;
+  // Moves last_seen_time forward to `seen` (never backward). NOT_FOUND if
+  // absent.
+  virtual absl::Status TouchSession(absl::string_view handle,
+                                    absl::Time seen) = 0;
+  // Sets end_time if unset; returns the session after. NOT_FOUND if absent
+  // or already ended.
+  virtual absl::StatusOr<SessionRecord> EndSession(absl::string_view handle,
+                                                   absl::Time now) = 0;
+  // Ends every session of the user that has not ended; returns how many.
+  virtual absl::StatusOr<int> EndUserSessions(int64_t user_id,
+                                              absl::Time now) = 0;
+  // The user's live sessions at `live`, newest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<SessionRecord>> ListLiveSessions(
+      int64_t user_id, const SessionLiveAt& live, int limit) = 0;
 };
 
 }  // namespace tokenauth

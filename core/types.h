@@ -53,6 +53,21 @@ struct TokenRecord {
 
 enum class TokenState { kActive, kExpired, kRevoked, kStale };
 
+// A login session. Holds only hashes of the session ID and the CSRF token.
+struct SessionRecord {
+  int64_t row_id = 0;
+  std::string handle;       // Public, non-secret id: lists and RevokeSession.
+  int64_t user_id = 0;
+  std::string secret_hash;  // Lower-case hex SHA-256 of the session ID.
+  std::string csrf_hash;    // Lower-case hex SHA-256 of the CSRF token.
+  absl::Time create_time;
+  absl::Time last_seen_time;  // Written at most once a minute.
+  absl::Time expire_time;     // Absolute end: create_time + max age.
+  std::optional<absl::Time> end_time;  // Logout or revocation.
+  std::string peer;        // Peer address at login, at most 128 bytes.
+  std::string user_agent;  // As given at login, at most 256 bytes.
+};
+
 // Who a credential resolved to.
 struct Principal {
   int64_t user_id = 0;
@@ -64,7 +79,8 @@ struct Principal {
 struct AuthResult {
   Principal principal;
   CredentialKind kind = CredentialKind::kBasic;
-  std::optional<TokenRecord> token;  // Set when kind == kAccessToken.
+  std::optional<TokenRecord> token;      // Set when kind == kAccessToken.
+  std::optional<SessionRecord> session;  // Set when kind == kSession.
 };
 
 }  // namespace tokenauth

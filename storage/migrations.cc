@@ -114,6 +114,40 @@ const std::vector<Migration>& AllMigrations() {
                "INDEX (user_id, id)"
                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
            }},
+          // MariaDB syntax: ADD COLUMN IF NOT EXISTS keeps the ALTER
+          // idempotent, so a crash before the version is recorded only makes
+          // the next start redo it. (MySQL 8 has no such clause.)
+          {2,
+           "failed-login lockout and sessions",
+           {
+               // failed_login_count: failures counted in the window that
+               // started at failed_login_window_start_us (NULL: none yet).
+               "ALTER TABLE users "
+               "ADD COLUMN IF NOT EXISTS failed_login_count INT NOT NULL "
+               "DEFAULT 0, "
+               "ADD COLUMN IF NOT EXISTS failed_login_window_start_us BIGINT "
+               "NULL",
+
+               // Only hashes of the session ID and the CSRF token. Times:
+               // microseconds since the Unix epoch.
+               "CREATE TABLE IF NOT EXISTS sessions ("
+               "id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+               "handle VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin "
+               "NOT NULL UNIQUE, "
+               "user_id BIGINT NOT NULL, "
+               "secret_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin "
+               "NOT NULL UNIQUE, "
+               "csrf_hash CHAR(64) CHARACTER SET ascii NOT NULL, "
+               "create_time_us BIGINT NOT NULL, "
+               "last_seen_time_us BIGINT NOT NULL, "
+               "expire_time_us BIGINT NOT NULL, "
+               "end_time_us BIGINT NULL, "
+               "peer VARCHAR(128) CHARACTER SET utf8mb4 NOT NULL, "
+               "user_agent VARCHAR(256) CHARACTER SET utf8mb4 NOT NULL, "
+               "FOREIGN KEY (user_id) REFERENCES users(id), "
+               "INDEX (user_id, id)"
+               ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+           }},
       };
   return *migrations;
 }

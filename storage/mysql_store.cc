@@ -6,11 +6,13 @@
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -37,6 +39,9 @@ constexpr char kTokenColumns[] =
     "id, public_id, user_id, name, value_hash, hint, access, scopes, "
     "create_time_us, update_time_us, expire_time_us, last_used_time_us, "
     "revoke_time_us";
+constexpr char kSessionColumns[] =
+    "id, handle, user_id, secret_hash, csrf_hash, create_time_us, "
+    "last_seen_time_us, expire_time_us, end_time_us, peer, user_agent";
 // UsableAt as SQL; binds two parameters: now, stale_before.
 constexpr char kUsableCondition[] =
     "revoke_time_us IS NULL AND (expire_time_us IS NULL OR expire_time_us > ?)"
@@ -200,6 +205,22 @@ absl::StatusOr<TokenRecord> ReadToken(const sql::ResultSet& rows) {
   return token;
 }
 
+SessionRecord ReadSession(const sql::ResultSet& rows) {
+  SessionRecord session;
+  session.row_id = rows.getInt64(1);
+  session.handle = rows.getString(2).asStdString();
+  session.user_id = rows.getInt64(3);
+  session.secret_hash = rows.getString(4).asStdString();
+  session.csrf_hash = rows.getString(5).asStdString();
+  session.create_time = absl::FromUnixMicros(rows.getInt64(6));
+  session.last_seen_time = absl::FromUnixMicros(rows.getInt64(7));
+  session.expire_time = absl::FromUnixMicros(rows.getInt64(8));
+  session.end_time = OptionalTime(rows, 9);
+  session.peer = rows.getString(10).asStdString();
+  session.user_agent = rows.getString(11).asStdString();
+  return session;
+}
+
 int64_t LastInsertId(sql::Connection& connection) {
   Statement statement = Prepare(connection, "SELECT LAST_INSERT_ID()");
   Rows rows(statement->executeQuery());
@@ -252,6 +273,34 @@ absl::StatusOr<TokenRecord> SelectToken(sql::Connection& connection,
   Rows rows(statement->executeQuery());
   if (!rows->next()) return absl::NotFoundError("access token not found");
   return ReadToken(*rows);
+}
+
+bool UserExists(sql::Connection& connection, int64_t id) {
+  Statement statement = Prepare(connection, "SELECT 1 FROM users WHERE id = ?");
+  statement->setInt64(1, id);
+  Rows rows(statement->executeQuery());
+  return rows->next();
+}
+
+// Session handles and hashes are ASCII columns. A key with other bytes names
+// no row, and binding it would fail the comparison (MySQL error 1267), so
+// callers answer NOT_FOUND without asking the database.
+bool IsAsciiKey(absl::string_view key) {
+  return std::all_of(key.begin(), key.end(),
+                     [](char c) { return absl::ascii_isascii(c); });
+}
+
+// `key_column` is a fixed column name, never request data.
+absl::StatusOr<SessionRecord> SelectSession(sql::Connection& connection,
+                                            const char* key_column,
+                                            absl::string_view key) {
+  Statement statement = Prepare(
+      connection, absl::StrCat("SELECT ", kSessionColumns,
+                               " FROM sessions WHERE ", key_column, " = ?"));
+  statement->setString(1, Str(key));
+  Rows rows(statement->executeQuery());
+  if (!rows->next()) return absl::NotFoundError("session not found");
+  return ReadSession(*rows);
 }
 
 }  // namespace
@@ -394,6 +443,71 @@ absl::Status MysqlStore::SetPasswordHash(int64_t id, absl::string_view hash,
         statement->setString(1, Str(hash));
         statement->setInt64(2, absl::ToUnixMicros(now));
         statement->setInt64(3, id);
+        if (statement->executeUpdate() == 0) {
+          return absl::NotFoundError("user not found");
+        }
+        return absl::OkStatus();
+      });
+}
+
+// --- Failed-login lockout ---
+
+absl::StatusOr<bool> MysqlStore::ReservePasswordCheck(int64_t user_id,
+                                                      const LockoutRule& rule,
+                                                      absl::Time now) {
+  constexpr char kOperation[] = "ReservePasswordCheck";
+  if (rule.max_failures < 1 || rule.period <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kOperation, ": max_failures must be at least 1 and period positive"));
+  }
+  const int64_t now_us = absl::ToUnixMicros(now);
+  const int64_t cutoff_us = absl::ToUnixMicros(now - rule.period);
+  return WithConnection(
+      *pool_, acquire_timeout_, kOperation, Idempotent::kNo,
+      [&](Lease& lease) -> absl::StatusOr<bool> {
+        // One statement, so InnoDB's row lock makes it atomic: parallel
+        // calls queue on the row and each sees the count the previous one
+        // left. A window is over when it started at or before the cutoff.
+        // MySQL assigns single-table SET clauses left to right, and a later
+        // one sees the new value of an earlier one: the count is assigned
+        // first so that both read the old window start.
+        Statement statement = Prepare(
+            *lease,
+            "UPDATE users SET "
+            "failed_login_count = IF(failed_login_window_start_us IS NULL OR "
+            "failed_login_window_start_us <= ?, 1, failed_login_count + 1), "
+            "failed_login_window_start_us = IF(failed_login_window_start_us "
+            "IS NULL OR failed_login_window_start_us <= ?, ?, "
+            "failed_login_window_start_us) "
+            "WHERE id = ? AND NOT (failed_login_window_start_us IS NOT NULL "
+            "AND failed_login_window_start_us > ? AND failed_login_count >= "
+            "?)");
+        statement->setInt64(1, cutoff_us);
+        statement->setInt64(2, cutoff_us);
+        statement->setInt64(3, now_us);
+        statement->setInt64(4, user_id);
+        statement->setInt64(5, cutoff_us);
+        statement->setInt(6, rule.max_failures);
+        if (statement->executeUpdate() == 1) return true;
+        // Locked, or no such user. (Users are never deleted, so a user that
+        // did not match above because it is locked still exists here.)
+        if (!UserExists(*lease, user_id)) {
+          return absl::NotFoundError("user not found");
+        }
+        return false;
+      });
+}
+
+absl::Status MysqlStore::ClearPasswordFailures(int64_t user_id) {
+  return WithConnection(
+      *pool_, acquire_timeout_, "ClearPasswordFailures", Idempotent::kNo,
+      [&](Lease& lease) -> absl::Status {
+        Statement statement =
+            Prepare(*lease,
+                    "UPDATE users SET failed_login_count = 0, "
+                    "failed_login_window_start_us = NULL WHERE id = ?");
+        statement->setInt64(1, user_id);
+        // CLIENT_FOUND_ROWS: a user with no failures still matches.
         if (statement->executeUpdate() == 0) {
           return absl::NotFoundError("user not found");
         }
@@ -592,6 +706,147 @@ absl::StatusOr<TokenRecord> MysqlStore::RevokeToken(absl::string_view public_id,
               "access token not found or already revoked");
         }
         return SelectToken(*lease, public_id);
+      });
+}
+
+// --- Sessions ---
+
+absl::StatusOr<SessionRecord> MysqlStore::InsertSession(
+    const SessionRecord& session) {
+  return WithConnection(
+      *pool_, acquire_timeout_, "InsertSession", Idempotent::kNo,
+      [&](Lease& lease) -> absl::StatusOr<SessionRecord> {
+        Statement insert =
+            Prepare(*lease,
+                    "INSERT INTO sessions (handle, user_id, secret_hash, "
+                    "csrf_hash, create_time_us, last_seen_time_us, "
+                    "expire_time_us, end_time_us, peer, user_agent) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        insert->setString(1, session.handle);
+        insert->setInt64(2, session.user_id);
+        insert->setString(3, session.secret_hash);
+        insert->setString(4, session.csrf_hash);
+        insert->setInt64(5, absl::ToUnixMicros(session.create_time));
+        insert->setInt64(6, absl::ToUnixMicros(session.last_seen_time));
+        insert->setInt64(7, absl::ToUnixMicros(session.expire_time));
+        BindOptionalTime(*insert, 8, session.end_time);
+        insert->setString(9, session.peer);
+        insert->setString(10, session.user_agent);
+        try {
+          insert->executeUpdate();
+        } catch (const sql::SQLException& e) {
+          // The foreign key: no such user. (Duplicates are ALREADY_EXISTS
+          // through the common mapping.)
+          if (e.getErrorCode() != kMysqlNoReferencedRow) throw;
+          return absl::NotFoundError("InsertSession: user not found");
+        }
+
+        SessionRecord stored = session;
+        stored.row_id = LastInsertId(*lease);
+        stored.create_time = Truncate(session.create_time);
+        stored.last_seen_time = Truncate(session.last_seen_time);
+        stored.expire_time = Truncate(session.expire_time);
+        stored.end_time = Truncate(session.end_time);
+        return stored;
+      });
+}
+
+absl::StatusOr<SessionRecord> MysqlStore::GetSessionBySecretHash(
+    absl::string_view secret_hash) {
+  if (!IsAsciiKey(secret_hash)) return absl::NotFoundError("session not found");
+  return WithConnection(
+      *pool_, acquire_timeout_, "GetSessionBySecretHash", Idempotent::kYes,
+      [&](Lease& lease) -> absl::StatusOr<SessionRecord> {
+        return SelectSession(*lease, "secret_hash", secret_hash);
+      });
+}
+
+absl::StatusOr<SessionRecord> MysqlStore::GetSession(absl::string_view handle) {
+  if (!IsAsciiKey(handle)) return absl::NotFoundError("session not found");
+  return WithConnection(*pool_, acquire_timeout_, "GetSession",
+                        Idempotent::kYes,
+                        [&](Lease& lease) -> absl::StatusOr<SessionRecord> {
+                          return SelectSession(*lease, "handle", handle);
+                        });
+}
+
+absl::Status MysqlStore::TouchSession(absl::string_view handle,
+                                      absl::Time seen) {
+  if (!IsAsciiKey(handle)) return absl::NotFoundError("session not found");
+  return WithConnection(
+      *pool_, acquire_timeout_, "TouchSession", Idempotent::kNo,
+      [&](Lease& lease) -> absl::Status {
+        Statement statement =
+            Prepare(*lease,
+                    "UPDATE sessions SET last_seen_time_us = "
+                    "GREATEST(last_seen_time_us, ?) WHERE handle = ?");
+        statement->setInt64(1, absl::ToUnixMicros(seen));
+        statement->setString(2, Str(handle));
+        // CLIENT_FOUND_ROWS: a touch that moves nothing still matches.
+        if (statement->executeUpdate() == 0) {
+          return absl::NotFoundError("session not found");
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<SessionRecord> MysqlStore::EndSession(absl::string_view handle,
+                                                     absl::Time now) {
+  if (!IsAsciiKey(handle)) return absl::NotFoundError("session not found");
+  return WithConnection(
+      *pool_, acquire_timeout_, "EndSession", Idempotent::kNo,
+      [&](Lease& lease) -> absl::StatusOr<SessionRecord> {
+        Statement statement =
+            Prepare(*lease,
+                    "UPDATE sessions SET end_time_us = ? "
+                    "WHERE handle = ? AND end_time_us IS NULL");
+        statement->setInt64(1, absl::ToUnixMicros(now));
+        statement->setString(2, Str(handle));
+        if (statement->executeUpdate() == 0) {
+          return absl::NotFoundError("session not found or already ended");
+        }
+        return SelectSession(*lease, "handle", handle);
+      });
+}
+
+absl::StatusOr<int> MysqlStore::EndUserSessions(int64_t user_id,
+                                                absl::Time now) {
+  return WithConnection(
+      *pool_, acquire_timeout_, "EndUserSessions", Idempotent::kNo,
+      [&](Lease& lease) -> absl::StatusOr<int> {
+        Statement statement =
+            Prepare(*lease,
+                    "UPDATE sessions SET end_time_us = ? "
+                    "WHERE user_id = ? AND end_time_us IS NULL");
+        statement->setInt64(1, absl::ToUnixMicros(now));
+        statement->setInt64(2, user_id);
+        return statement->executeUpdate();
+      });
+}
+
+absl::StatusOr<std::vector<SessionRecord>> MysqlStore::ListLiveSessions(
+    int64_t user_id, const SessionLiveAt& live, int limit) {
+  if (limit < 1) {
+    return absl::InvalidArgumentError(
+        "ListLiveSessions: limit must be at least 1");
+  }
+  return WithConnection(
+      *pool_, acquire_timeout_, "ListLiveSessions", Idempotent::kYes,
+      [&](Lease& lease) -> absl::StatusOr<std::vector<SessionRecord>> {
+        Statement statement = Prepare(
+            *lease,
+            absl::StrCat("SELECT ", kSessionColumns,
+                         " FROM sessions WHERE user_id = ? AND end_time_us IS "
+                         "NULL AND expire_time_us > ? AND last_seen_time_us "
+                         ">= ? ORDER BY id DESC LIMIT ?"));
+        statement->setInt64(1, user_id);
+        statement->setInt64(2, absl::ToUnixMicros(live.now));
+        statement->setInt64(3, absl::ToUnixMicros(live.idle_before));
+        statement->setInt(4, limit);
+        Rows rows(statement->executeQuery());
+        std::vector<SessionRecord> sessions;
+        while (rows->next()) sessions.push_back(ReadSession(*rows));
+        return sessions;
       });
 }
 

@@ -81,6 +81,31 @@ class MysqlStore : public Store {
   // Sets revoke_time and update_time to `now`.
   absl::StatusOr<TokenRecord> RevokeToken(absl::string_view public_id,
                                           absl::Time now) override;
+  // One UPDATE of the user's row, so parallel calls cannot pass the limit.
+  // The window that starts at the first failure ends at start + period: a
+  // call at or after that instant restarts it. INVALID_ARGUMENT if
+  // rule.max_failures < 1 or rule.period is not positive.
+  absl::StatusOr<bool> ReservePasswordCheck(int64_t user_id,
+                                            const LockoutRule& rule,
+                                            absl::Time now) override;
+  // NOT_FOUND if no such user.
+  absl::Status ClearPasswordFailures(int64_t user_id) override;
+  // A handle or hash with non-ASCII bytes is NOT_FOUND when looked up and
+  // INVALID_ARGUMENT when inserted (sessions keep them in ASCII columns).
+  absl::StatusOr<SessionRecord> InsertSession(
+      const SessionRecord& session) override;
+  absl::StatusOr<SessionRecord> GetSessionBySecretHash(
+      absl::string_view secret_hash) override;
+  absl::StatusOr<SessionRecord> GetSession(absl::string_view handle) override;
+  // Finds ended sessions too.
+  absl::Status TouchSession(absl::string_view handle, absl::Time seen) override;
+  absl::StatusOr<SessionRecord> EndSession(absl::string_view handle,
+                                           absl::Time now) override;
+  // Counts sessions that expired or went idle without being ended too.
+  absl::StatusOr<int> EndUserSessions(int64_t user_id, absl::Time now) override;
+  // INVALID_ARGUMENT if limit < 1.
+  absl::StatusOr<std::vector<SessionRecord>> ListLiveSessions(
+      int64_t user_id, const SessionLiveAt& live, int limit) override;
 
  private:
   explicit MysqlStore(const MysqlOptions& options);

@@ -57,6 +57,38 @@ class CountingStore : public Store {
                                           absl::Time now) override {
     return Count(), inner_->RevokeToken(id, now);
   }
+  absl::StatusOr<bool> ReservePasswordCheck(int64_t id, const LockoutRule& r,
+                                            absl::Time now) override {
+    return Count(), inner_->ReservePasswordCheck(id, r, now);
+  }
+  absl::Status ClearPasswordFailures(int64_t id) override {
+    return Count(), inner_->ClearPasswordFailures(id);
+  }
+  absl::StatusOr<SessionRecord> InsertSession(const SessionRecord& s) override {
+    return Count(), inner_->InsertSession(s);
+  }
+  absl::StatusOr<SessionRecord> GetSessionBySecretHash(
+      absl::string_view hash) override {
+    return Count(), inner_->GetSessionBySecretHash(hash);
+  }
+  absl::StatusOr<SessionRecord> GetSession(absl::string_view handle) override {
+    return Count(), inner_->GetSession(handle);
+  }
+  absl::Status TouchSession(absl::string_view handle,
+                            absl::Time seen) override {
+    return Count(), inner_->TouchSession(handle, seen);
+  }
+  absl::StatusOr<SessionRecord> EndSession(absl::string_view handle,
+                                           absl::Time now) override {
+    return Count(), inner_->EndSession(handle, now);
+  }
+  absl::StatusOr<int> EndUserSessions(int64_t id, absl::Time now) override {
+    return Count(), inner_->EndUserSessions(id, now);
+  }
+  absl::StatusOr<std::vector<SessionRecord>> ListLiveSessions(
+      int64_t id, const SessionLiveAt& live, int limit) override {
+    return Count(), inner_->ListLiveSessions(id, live, limit);
+  }
 
  private:
   void Count() { calls_.fetch_add(1); }

@@ -1,6 +1,7 @@
 // Tests of storage/ against a real MariaDB (see tests/test_db.h): the
-// MysqlStore contract, its concurrency guarantees, the connection pool and
-// the error mapping.
+// MysqlStore contract (users, tokens, failed-login lockout, sessions), its
+// concurrency guarantees, migrations, the connection pool and the error
+// mapping.
 #include "storage/mysql_store.h"
 
 #include <cppconn/exception.h>
@@ -8,8 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -673,6 +676,504 @@ TEST(MysqlErrorsTest, MapsCodesAndNeverEchoesTheServerMessage) {
   EXPECT_CODE(status, kInternal);
   EXPECT_THAT(status.message(), HasSubstr("1064"));
   EXPECT_THAT(status.message(), Not(HasSubstr("s3cr3t")));
+}
+
+// --- Migration 2: lockout columns and sessions ---
+
+// Whether the schema holds what migration 2 adds; empty if it does.
+std::string MissingFromMigrationTwo(const MysqlOptions& options) {
+  absl::StatusOr<TestRows> rows = QueryForTest(
+      options,
+      "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+      "DATABASE() AND ((TABLE_NAME = 'users' AND COLUMN_NAME IN "
+      "('failed_login_count', 'failed_login_window_start_us')) OR "
+      "(TABLE_NAME = 'sessions' AND COLUMN_NAME = 'secret_hash'))");
+  if (!rows.ok()) return rows.status().ToString();
+  if ((*rows)[0][0] != "3") {
+    return absl::StrCat("found ", (*rows)[0][0].value_or("NULL"), " of 3");
+  }
+  return "";
+}
+
+// Per version, how many times it is recorded.
+std::vector<std::string> RecordCounts(const MysqlOptions& options) {
+  absl::StatusOr<TestRows> rows =
+      QueryForTest(options,
+                   "SELECT CONCAT(version, 'x', COUNT(*)) FROM "
+                   "schema_migrations GROUP BY version ORDER BY version");
+  EXPECT_TRUE(rows.ok()) << rows.status();
+  std::vector<std::string> counts;
+  if (rows.ok()) {
+    for (const auto& row : *rows) counts.push_back(row[0].value_or("NULL"));
+  }
+  return counts;
+}
+
+// Turns a fully migrated database back into one at version 1.
+void RevertToVersionOne(const MysqlOptions& options) {
+  ASSERT_OK(ExecuteForTest(options, "DROP TABLE sessions"));
+  ASSERT_OK(ExecuteForTest(options,
+                           "ALTER TABLE users DROP COLUMN failed_login_count, "
+                           "DROP COLUMN failed_login_window_start_us"));
+  ASSERT_OK(ExecuteForTest(options,
+                           "DELETE FROM schema_migrations WHERE version = 2"));
+}
+
+TEST_F(MysqlStoreTest, MigrationTwoIsAppliedOnceAndIdempotent) {
+  EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
+  ASSERT_OK(store_->Migrate());
+  ASSERT_OK(store_->Migrate());
+  EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1"));
+}
+
+TEST_F(MysqlStoreTest, MigrationTwoUpgradesAVersionOneDatabase) {
+  RevertToVersionOne(db_.options());
+  const User user = CreateUser("existing");
+  ASSERT_FALSE(MissingFromMigrationTwo(db_.options()).empty());
+
+  ASSERT_OK(store_->Migrate());
+  EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1"));
+  absl::StatusOr<TestRows> rows = QueryForTest(
+      db_.options(), absl::StrCat("SELECT failed_login_count, "
+                                  "failed_login_window_start_us FROM users "
+                                  "WHERE id = ",
+                                  user.id));
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0][0], "0");
+  EXPECT_EQ((*rows)[0][1], std::nullopt);
+}
+
+TEST_F(MysqlStoreTest, MigrationTwoIsRedoneAfterACrashBeforeItsRecord) {
+  // Crashed after the ALTER and the CREATE TABLE, before the record.
+  ASSERT_OK(ExecuteForTest(db_.options(),
+                           "DELETE FROM schema_migrations WHERE version = 2"));
+  ASSERT_OK(store_->Migrate());
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1"));
+
+  // Crashed after the ALTER only.
+  ASSERT_OK(ExecuteForTest(db_.options(), "DROP TABLE sessions"));
+  ASSERT_OK(ExecuteForTest(db_.options(),
+                           "DELETE FROM schema_migrations WHERE version = 2"));
+  ASSERT_OK(store_->Migrate());
+  EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1"));
+}
+
+TEST_F(MysqlStoreTest, RecordedMigrationIsNeverRerun) {
+  // Were version 2 run again, it would recreate the table.
+  ASSERT_OK(ExecuteForTest(db_.options(), "DROP TABLE sessions"));
+  ASSERT_OK(store_->Migrate());
+  absl::StatusOr<TestRows> rows = QueryForTest(
+      db_.options(),
+      "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+      "DATABASE() AND TABLE_NAME = 'sessions'");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ((*rows)[0][0], "0");
+}
+
+TEST(MysqlMigrationsTest, ConcurrentUpgradesFromVersionOneApplyItOnce) {
+  ScopedTestDatabase db;
+  ASSERT_TRUE(db.ok());
+  {
+    std::unique_ptr<MysqlStore> store = OpenMigratedStore(db.options());
+    ASSERT_NE(store, nullptr);
+  }
+  RevertToVersionOne(db.options());
+
+  constexpr int kServers = 4;
+  std::vector<absl::Status> results(kServers);
+  absl::Notification start;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kServers; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<std::unique_ptr<MysqlStore>> store =
+          MysqlStore::Open(db.options());
+      if (!store.ok()) {
+        results[i] = store.status();
+        return;
+      }
+      start.WaitForNotification();
+      results[i] = (*store)->Migrate();
+    });
+  }
+  start.Notify();
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(MissingFromMigrationTwo(db.options()), "");
+  EXPECT_THAT(RecordCounts(db.options()), ElementsAre("1x1", "2x1"));
+}
+
+// --- Failed-login lockout ---
+
+class MysqlLockoutTest : public MysqlStoreTest {
+ protected:
+  // The stored failed_login_count and failed_login_window_start_us.
+  std::pair<std::optional<std::string>, std::optional<std::string>> Stored(
+      int64_t user_id) {
+    absl::StatusOr<TestRows> rows = QueryForTest(
+        db_.options(),
+        absl::StrCat("SELECT failed_login_count, failed_login_window_start_us "
+                     "FROM users WHERE id = ",
+                     user_id));
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    if (!rows.ok() || rows->size() != 1) return {};
+    return {(*rows)[0][0], (*rows)[0][1]};
+  }
+
+  static std::optional<std::string> Micros(absl::Time t) {
+    return std::to_string(absl::ToUnixMicros(t));
+  }
+
+  bool Reserve(int64_t user_id, absl::Time now) {
+    absl::StatusOr<bool> allowed =
+        store_->ReservePasswordCheck(user_id, rule_, now);
+    EXPECT_TRUE(allowed.ok()) << allowed.status();
+    return allowed.ok() && *allowed;
+  }
+
+  const LockoutRule rule_{10, absl::Minutes(15)};
+};
+
+TEST_F(MysqlLockoutTest, ParallelChecksGetExactlyMaxFailures) {
+  const User user = CreateUser("target");
+  // Enough connections that the calls really meet in the database.
+  MysqlOptions options = db_.options();
+  options.pool_size = 16;
+  absl::StatusOr<std::unique_ptr<MysqlStore>> store = MysqlStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+
+  constexpr int kThreads = 64;
+  const absl::Time now = clock_.Now();
+  std::vector<absl::StatusOr<bool>> results(kThreads,
+                                            absl::UnknownError("not run"));
+  absl::Notification start;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.WaitForNotification();
+      results[i] = (*store)->ReservePasswordCheck(user.id, rule_, now);
+    });
+  }
+  start.Notify();
+  for (std::thread& t : threads) t.join();
+
+  int allowed = 0;
+  for (const absl::StatusOr<bool>& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    if (*result) ++allowed;
+  }
+  EXPECT_EQ(allowed, rule_.max_failures);
+  EXPECT_EQ(Stored(user.id),
+            std::make_pair(std::optional<std::string>("10"), Micros(now)));
+}
+
+TEST_F(MysqlLockoutTest, WindowCountsFromTheFirstFailureAndThenRestarts) {
+  const User user = CreateUser("target");
+  EXPECT_EQ(Stored(user.id), std::make_pair(std::optional<std::string>("0"),
+                                            std::optional<std::string>()));
+  const absl::Time first = clock_.Now();
+  for (int i = 1; i <= rule_.max_failures; ++i) {
+    // Later failures neither move the window nor reset the count.
+    EXPECT_TRUE(Reserve(user.id, first + absl::Minutes(i - 1)));
+    EXPECT_EQ(Stored(user.id),
+              std::make_pair(std::optional<std::string>(std::to_string(i)),
+                             Micros(first)));
+  }
+  // Locked until the window ends; a refused check counts nothing.
+  EXPECT_FALSE(Reserve(user.id, first + absl::Minutes(11)));
+  EXPECT_FALSE(Reserve(user.id, first + rule_.period - absl::Microseconds(1)));
+  EXPECT_EQ(Stored(user.id).first, "10");
+
+  // At first + period the window restarts. The count is assigned before the
+  // window start, so it restarts at 1 (the other order would give 11).
+  const absl::Time later = first + rule_.period;
+  EXPECT_TRUE(Reserve(user.id, later));
+  EXPECT_EQ(Stored(user.id),
+            std::make_pair(std::optional<std::string>("1"), Micros(later)));
+}
+
+TEST_F(MysqlLockoutTest, OldFailuresRestartTheCountBelowTheLimit) {
+  const User user = CreateUser("target");
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Reserve(user.id, clock_.Now()));
+  const absl::Time later = clock_.Now() + absl::Hours(1);
+  EXPECT_TRUE(Reserve(user.id, later));
+  EXPECT_EQ(Stored(user.id),
+            std::make_pair(std::optional<std::string>("1"), Micros(later)));
+}
+
+TEST_F(MysqlLockoutTest, ClearPasswordFailuresUnlocks) {
+  const User user = CreateUser("target");
+  for (int i = 0; i < rule_.max_failures; ++i) {
+    EXPECT_TRUE(Reserve(user.id, clock_.Now()));
+  }
+  EXPECT_FALSE(Reserve(user.id, clock_.Now()));
+
+  ASSERT_OK(store_->ClearPasswordFailures(user.id));
+  EXPECT_EQ(Stored(user.id), std::make_pair(std::optional<std::string>("0"),
+                                            std::optional<std::string>()));
+  ASSERT_OK(store_->ClearPasswordFailures(user.id));  // Nothing to clear.
+  EXPECT_TRUE(Reserve(user.id, clock_.Now()));
+  EXPECT_EQ(Stored(user.id).first, "1");
+}
+
+TEST_F(MysqlLockoutTest, UsersAreCountedApart) {
+  const User locked = CreateUser("locked");
+  const User other = CreateUser("other");
+  for (int i = 0; i < rule_.max_failures; ++i) {
+    EXPECT_TRUE(Reserve(locked.id, clock_.Now()));
+  }
+  EXPECT_FALSE(Reserve(locked.id, clock_.Now()));
+  EXPECT_TRUE(Reserve(other.id, clock_.Now()));
+}
+
+TEST_F(MysqlLockoutTest, Errors) {
+  const User user = CreateUser("target");
+  EXPECT_CODE(
+      store_->ReservePasswordCheck(user.id + 100, rule_, clock_.Now()).status(),
+      kNotFound);
+  EXPECT_CODE(store_->ClearPasswordFailures(user.id + 100), kNotFound);
+  EXPECT_CODE(store_
+                  ->ReservePasswordCheck(
+                      user.id, LockoutRule{0, absl::Minutes(1)}, clock_.Now())
+                  .status(),
+              kInvalidArgument);
+  EXPECT_CODE(
+      store_
+          ->ReservePasswordCheck(user.id, LockoutRule{1, absl::ZeroDuration()},
+                                 clock_.Now())
+          .status(),
+      kInvalidArgument);
+  EXPECT_EQ(Stored(user.id).first, "0");
+}
+
+// --- Sessions ---
+
+// A well-formed record; only hashes of the session ID and CSRF token.
+SessionRecord MakeSession(int64_t user_id, const std::string& handle,
+                          absl::Time now) {
+  SessionRecord session;
+  session.handle = handle;
+  session.user_id = user_id;
+  session.secret_hash = std::string(64 - handle.size(), 's') + handle;
+  session.csrf_hash = std::string(64 - handle.size(), 'c') + handle;
+  session.create_time = now;
+  session.last_seen_time = now;
+  session.expire_time = now + absl::Hours(24);
+  session.peer = "ipv4:10.0.0.1:5555";
+  session.user_agent = "test-agent/1.0";
+  return session;
+}
+
+void ExpectSameSession(const SessionRecord& actual,
+                       const SessionRecord& expected) {
+  EXPECT_EQ(actual.row_id, expected.row_id);
+  EXPECT_EQ(actual.handle, expected.handle);
+  EXPECT_EQ(actual.user_id, expected.user_id);
+  EXPECT_EQ(actual.secret_hash, expected.secret_hash);
+  EXPECT_EQ(actual.csrf_hash, expected.csrf_hash);
+  EXPECT_EQ(actual.create_time, expected.create_time);
+  EXPECT_EQ(actual.last_seen_time, expected.last_seen_time);
+  EXPECT_EQ(actual.expire_time, expected.expire_time);
+  EXPECT_EQ(actual.end_time, expected.end_time);
+  EXPECT_EQ(actual.peer, expected.peer);
+  EXPECT_EQ(actual.user_agent, expected.user_agent);
+}
+
+std::vector<std::string> Handles(const std::vector<SessionRecord>& sessions) {
+  std::vector<std::string> handles;
+  for (const SessionRecord& session : sessions) {
+    handles.push_back(session.handle);
+  }
+  return handles;
+}
+
+class MysqlSessionTest : public MysqlStoreTest {
+ protected:
+  SessionRecord InsertSession(const SessionRecord& session) {
+    absl::StatusOr<SessionRecord> stored = store_->InsertSession(session);
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.ok() ? *stored : SessionRecord{};
+  }
+};
+
+TEST_F(MysqlSessionTest, InsertAndGetRoundTrip) {
+  const User user = CreateUser("alice");
+  SessionRecord session = MakeSession(user.id, "sess0001", clock_.Now());
+  session.create_time += absl::Nanoseconds(123456789);  // Truncated to us.
+  session.peer = "ipv6:[2001:db8::1]:443";
+  session.user_agent = "Browser \xF0\x9F\x8C\x90 1.0";  // A 4-byte character.
+
+  const SessionRecord stored = InsertSession(session);
+  EXPECT_GT(stored.row_id, 0);
+  session.row_id = stored.row_id;
+  session.create_time = clock_.Now() + absl::Microseconds(123456);
+  ExpectSameSession(stored, session);
+
+  absl::StatusOr<SessionRecord> by_hash =
+      store_->GetSessionBySecretHash(session.secret_hash);
+  ASSERT_TRUE(by_hash.ok()) << by_hash.status();
+  ExpectSameSession(*by_hash, session);
+  absl::StatusOr<SessionRecord> by_handle = store_->GetSession("sess0001");
+  ASSERT_TRUE(by_handle.ok()) << by_handle.status();
+  ExpectSameSession(*by_handle, session);
+
+  EXPECT_CODE(store_->GetSession("nope").status(), kNotFound);
+  EXPECT_CODE(store_->GetSession("SESS0001").status(), kNotFound);
+  EXPECT_CODE(store_->GetSessionBySecretHash(std::string(64, 'f')).status(),
+              kNotFound);
+}
+
+TEST_F(MysqlSessionTest, InsertErrors) {
+  const User user = CreateUser("bob");
+  EXPECT_CODE(
+      store_
+          ->InsertSession(MakeSession(user.id + 100, "sess0001", clock_.Now()))
+          .status(),
+      kNotFound);
+
+  const SessionRecord first =
+      InsertSession(MakeSession(user.id, "sess0001", clock_.Now()));
+  SessionRecord same_handle = MakeSession(user.id, "sess0001", clock_.Now());
+  same_handle.secret_hash = std::string(64, 'b');
+  absl::Status status = store_->InsertSession(same_handle).status();
+  EXPECT_CODE(status, kAlreadyExists);
+  EXPECT_THAT(status.message(), Not(HasSubstr("sess0001")));
+
+  SessionRecord same_hash = MakeSession(user.id, "sess0002", clock_.Now());
+  same_hash.secret_hash = first.secret_hash;
+  status = store_->InsertSession(same_hash).status();
+  EXPECT_CODE(status, kAlreadyExists);
+  EXPECT_THAT(status.message(), Not(HasSubstr(first.secret_hash)));
+
+  SessionRecord long_agent = MakeSession(user.id, "sess0003", clock_.Now());
+  long_agent.user_agent = std::string(257, 'a');
+  EXPECT_CODE(store_->InsertSession(long_agent).status(), kInvalidArgument);
+}
+
+TEST_F(MysqlSessionTest, NonAsciiKeysAreNotFound) {
+  const User user = CreateUser("bob");
+  const std::string handle = "sess\xC3\xA9";  // U+00E9.
+  EXPECT_CODE(store_->GetSession(handle).status(), kNotFound);
+  EXPECT_CODE(store_->GetSession("\xFF\xFE").status(), kNotFound);
+  EXPECT_CODE(store_->GetSessionBySecretHash(handle).status(), kNotFound);
+  EXPECT_CODE(store_->TouchSession(handle, clock_.Now()), kNotFound);
+  EXPECT_CODE(store_->EndSession(handle, clock_.Now()).status(), kNotFound);
+  EXPECT_CODE(store_->InsertSession(MakeSession(user.id, handle, clock_.Now()))
+                  .status(),
+              kInvalidArgument);
+}
+
+TEST_F(MysqlSessionTest, TouchMovesLastSeenForwardOnly) {
+  const User user = CreateUser("carol");
+  const SessionRecord session =
+      InsertSession(MakeSession(user.id, "sess0001", clock_.Now()));
+  const absl::Time later = clock_.Now() + absl::Minutes(5);
+  ASSERT_OK(store_->TouchSession("sess0001", later));
+  ASSERT_OK(store_->TouchSession("sess0001", later));  // Same time: found.
+  ASSERT_OK(store_->TouchSession("sess0001", clock_.Now()));  // Backward.
+
+  absl::StatusOr<SessionRecord> read = store_->GetSession("sess0001");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->last_seen_time, later);
+  EXPECT_EQ(read->create_time, session.create_time);
+
+  EXPECT_CODE(store_->TouchSession("nope", later), kNotFound);
+}
+
+TEST_F(MysqlSessionTest, EndSessionOnce) {
+  const User user = CreateUser("dave");
+  SessionRecord session =
+      InsertSession(MakeSession(user.id, "sess0001", clock_.Now()));
+  clock_.Advance(absl::Minutes(1));
+
+  absl::StatusOr<SessionRecord> ended =
+      store_->EndSession("sess0001", clock_.Now());
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  session.end_time = clock_.Now();
+  ExpectSameSession(*ended, session);
+
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_CODE(store_->EndSession("sess0001", clock_.Now()).status(), kNotFound);
+  EXPECT_CODE(store_->EndSession("nope", clock_.Now()).status(), kNotFound);
+  absl::StatusOr<SessionRecord> read = store_->GetSession("sess0001");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ExpectSameSession(*read, session);
+}
+
+TEST_F(MysqlSessionTest, EndUserSessionsEndsOnlyThatUsersOpenOnes) {
+  const User user = CreateUser("erin");
+  const User other = CreateUser("frank");
+  const absl::Time now = clock_.Now();
+  InsertSession(MakeSession(user.id, "live1", now));
+  InsertSession(MakeSession(user.id, "live2", now));
+  SessionRecord ended = MakeSession(user.id, "ended", now);
+  ended.end_time = now - absl::Minutes(1);
+  InsertSession(ended);
+  InsertSession(MakeSession(other.id, "others", now));
+
+  clock_.Advance(absl::Minutes(1));
+  absl::StatusOr<int> count = store_->EndUserSessions(user.id, clock_.Now());
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 2);
+
+  for (const char* handle : {"live1", "live2"}) {
+    absl::StatusOr<SessionRecord> read = store_->GetSession(handle);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->end_time, clock_.Now()) << handle;
+  }
+  absl::StatusOr<SessionRecord> read = store_->GetSession("ended");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->end_time, now - absl::Minutes(1));
+  read = store_->GetSession("others");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->end_time, std::nullopt);
+
+  count = store_->EndUserSessions(user.id, clock_.Now());
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 0);
+  count = store_->EndUserSessions(user.id + 100, clock_.Now());
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 0);
+}
+
+TEST_F(MysqlSessionTest, ListLiveSessionsNewestFirst) {
+  const User user = CreateUser("grace");
+  const User other = CreateUser("heidi");
+  const absl::Time now = clock_.Now();
+  const SessionLiveAt live{now, now - absl::Minutes(30)};
+
+  InsertSession(MakeSession(user.id, "oldest", now - absl::Hours(2)));
+  SessionRecord ended = MakeSession(user.id, "ended", now);
+  ended.end_time = now;
+  InsertSession(ended);
+  SessionRecord expired = MakeSession(user.id, "expired", now);
+  expired.expire_time = now;  // Expires at `now`: no longer live.
+  InsertSession(expired);
+  SessionRecord idle = MakeSession(user.id, "idle", now - absl::Hours(1));
+  idle.last_seen_time = live.idle_before - absl::Microseconds(1);
+  InsertSession(idle);
+  SessionRecord edge = MakeSession(user.id, "edge", now - absl::Hours(1));
+  edge.last_seen_time = live.idle_before;  // Seen exactly then: live.
+  InsertSession(edge);
+  InsertSession(MakeSession(user.id, "newest", now));
+  InsertSession(MakeSession(other.id, "others", now));
+  // "oldest" was last seen 2h ago; touching it keeps it live.
+  ASSERT_OK(store_->TouchSession("oldest", now - absl::Minutes(1)));
+
+  absl::StatusOr<std::vector<SessionRecord>> sessions =
+      store_->ListLiveSessions(user.id, live, 10);
+  ASSERT_TRUE(sessions.ok()) << sessions.status();
+  EXPECT_THAT(Handles(*sessions), ElementsAre("newest", "edge", "oldest"));
+
+  sessions = store_->ListLiveSessions(user.id, live, 2);
+  ASSERT_TRUE(sessions.ok()) << sessions.status();
+  EXPECT_THAT(Handles(*sessions), ElementsAre("newest", "edge"));
+
+  EXPECT_CODE(store_->ListLiveSessions(user.id, live, 0).status(),
+              kInvalidArgument);
 }
 
 }  // namespace
