@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
@@ -31,7 +32,7 @@ absl::StatusOr<User> LoadActiveUser(Store& store, int64_t user_id) {
 
 Authenticator::Authenticator(Store* store, Clock* clock,
                              const TokenFormat* format,
-                             const PasswordHasher* hasher, TokenPolicy policy)
+                             const PasswordHasher* hasher, AuthPolicy policy)
     : store_(store),
       clock_(clock),
       format_(format),
@@ -44,6 +45,21 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
   ASSIGN_OR_RETURN(AuthResult result,
                    std::visit([this](const auto& c) { return Resolve(c); },
                               credential));
+  if (result.session.has_value()) {
+    if (operation == Operation::kRead) return result;
+    const std::string& csrf = std::get<SessionCredential>(credential).csrf_token;
+    if (csrf.empty()) {
+      return absl::PermissionDeniedError(
+          "csrf: a write with a session needs its CSRF token (x-csrf-token "
+          "header, or csrf_token)");
+    }
+    if (!TokenFormat::HashesEqual(result.session->csrf_hash,
+                                  TokenFormat::Hash(csrf))) {
+      return absl::PermissionDeniedError(
+          "csrf: the CSRF token does not match the session");
+    }
+    return result;
+  }
   if (!result.token.has_value()) return result;  // Basic: a user may do all.
 
   const Permissions& perms = result.token->permissions;
@@ -80,7 +96,7 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
                                 TokenFormat::Hash(credential.value))) {
     return absl::UnauthenticatedError("token: unknown");
   }
-  switch (StateOf(*token, policy_, clock_->Now())) {
+  switch (StateOf(*token, policy_.tokens, clock_->Now())) {
     case TokenState::kActive:
       break;
     case TokenState::kRevoked:
@@ -90,7 +106,7 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
     case TokenState::kStale:
       return absl::UnauthenticatedError(absl::StrCat(
           "token: stale (unused for longer than ",
-          absl::FormatDuration(policy_.stale_period), ")"));
+          absl::FormatDuration(policy_.tokens.stale_period), ")"));
   }
   ASSIGN_OR_RETURN(User user, LoadActiveUser(*store_, token->user_id));
   AuthResult result;
@@ -115,7 +131,19 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
     return wrong;
   }
   RETURN_IF_ERROR(user.status());
+  // Count the attempt as a failure before checking it, atomically, so that
+  // parallel guesses cannot evaluate more than the threshold.
+  ASSIGN_OR_RETURN(bool allowed,
+                   store_->ReservePasswordCheck(user->id, policy_.lockout,
+                                                clock_->Now()));
+  if (!allowed) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "basic: too many failed password attempts for this account; it is "
+        "locked for up to ",
+        absl::FormatDuration(policy_.lockout.period)));
+  }
   if (!hasher_->Verify(user->password_hash, credential.password)) return wrong;
+  RETURN_IF_ERROR(store_->ClearPasswordFailures(user->id));
   if (user->disabled) {
     return absl::UnauthenticatedError("credential: the user is disabled");
   }
@@ -123,6 +151,52 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
   result.principal = PrincipalOf(*user);
   result.kind = CredentialKind::kBasic;
   return result;
+}
+
+absl::StatusOr<AuthResult> Authenticator::Resolve(
+    const SessionCredential& credential) const {
+  if (!IsWellFormedSessionSecret(credential.session_id)) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "session: malformed session ID (expected ", kSessionSecretLength,
+        " characters from [0-9A-Za-z])"));
+  }
+  absl::StatusOr<SessionRecord> session = store_->GetSessionBySecretHash(
+      TokenFormat::Hash(credential.session_id));
+  if (absl::IsNotFound(session.status())) {
+    return absl::UnauthenticatedError("session: unknown");
+  }
+  RETURN_IF_ERROR(session.status());
+  const absl::Time now = clock_->Now();
+  const SessionPolicy& rules = policy_.sessions;
+  if (session->end_time.has_value()) {
+    return absl::UnauthenticatedError("session: ended (logged out or revoked)");
+  }
+  if (session->expire_time <= now) {
+    return absl::UnauthenticatedError("session: expired (maximum age reached)");
+  }
+  if (session->last_seen_time + rules.idle_timeout <= now) {
+    return absl::UnauthenticatedError("session: expired (idle too long)");
+  }
+  ASSIGN_OR_RETURN(User user, LoadActiveUser(*store_, session->user_id));
+  if (now - session->last_seen_time >= rules.touch_interval) {
+    // Best effort: a missed update only makes the idle timeout stricter.
+    if (store_->TouchSession(session->handle, now).ok()) {
+      session->last_seen_time = now;
+    }
+  }
+  AuthResult result;
+  result.principal = PrincipalOf(user);
+  result.kind = CredentialKind::kSession;
+  result.session = *std::move(session);
+  return result;
+}
+
+bool IsWellFormedSessionSecret(absl::string_view s) {
+  if (s.size() != kSessionSecretLength) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
 }
 
 }  // namespace tokenauth

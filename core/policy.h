@@ -21,6 +21,28 @@ struct TokenPolicy {
   std::vector<std::string> scope_catalogue;
 };
 
+struct SessionPolicy {
+  // SESSION_IDLE_TIMEOUT: unused this long, a session ends.
+  absl::Duration idle_timeout = absl::Hours(2);
+  // SESSION_MAX_AGE: a session ends this long after Login, used or not.
+  absl::Duration max_age = absl::Hours(24 * 14);
+  // last_seen_time is written at most this often per session.
+  absl::Duration touch_interval = absl::Minutes(1);
+};
+
+// Everything the Authenticator enforces.
+struct AuthPolicy {
+  TokenPolicy tokens;
+  SessionPolicy sessions;
+  // LOGIN_MAX_FAILED_ATTEMPTS, LOGIN_LOCKOUT_PERIOD.
+  LockoutRule lockout;
+};
+
+inline SessionLiveAt SessionLiveAtTime(const SessionPolicy& policy,
+                                       absl::Time now) {
+  return SessionLiveAt{now, now - policy.idle_timeout};
+}
+
 inline UsableAt UsableAtTime(const TokenPolicy& policy, absl::Time now) {
   return UsableAt{now, now - policy.stale_period};
 }

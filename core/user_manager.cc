@@ -34,8 +34,12 @@ absl::StatusOr<User> NotFoundAsNamed(absl::StatusOr<User> user,
 }  // namespace
 
 UserManager::UserManager(Store* store, Clock* clock,
-                         const PasswordHasher* hasher)
-    : store_(store), clock_(clock), hasher_(hasher) {}
+                         const PasswordHasher* hasher,
+                         const Authenticator* authenticator)
+    : store_(store),
+      clock_(clock),
+      hasher_(hasher),
+      authenticator_(authenticator) {}
 
 absl::StatusOr<User> UserManager::Create(const AuthResult& caller,
                                          absl::string_view username,
@@ -91,11 +95,14 @@ absl::StatusOr<User> UserManager::SetDisabled(const AuthResult& caller,
     return absl::FailedPreconditionError(
         "user_id: an admin cannot disable their own account");
   }
-  absl::Status s = store_->SetUserDisabled(user_id, disabled, clock_->Now());
+  const absl::Time now = clock_->Now();
+  absl::Status s = store_->SetUserDisabled(user_id, disabled, now);
   if (absl::IsNotFound(s)) {
     return absl::NotFoundError(absl::StrCat("user ", user_id, ": not found"));
   }
   RETURN_IF_ERROR(s);
+  // Sessions end for good; tokens stay and work again once re-enabled.
+  if (disabled) RETURN_IF_ERROR(store_->EndUserSessions(user_id, now).status());
   return NotFoundAsNamed(store_->GetUserById(user_id), user_id);
 }
 
@@ -110,23 +117,36 @@ absl::Status UserManager::SetPassword(const AuthResult& caller,
   const int64_t id = user_id == 0 ? caller.principal.user_id : user_id;
   RETURN_IF_ERROR(ValidatePassword("new_password", new_password));
   if (id == caller.principal.user_id) {
-    ASSIGN_OR_RETURN(User self, store_->GetUserById(id));
     if (current_password.empty()) {
       return absl::InvalidArgumentError(
           "current_password: required to change your own password");
     }
-    if (!hasher_->Verify(self.password_hash, current_password)) {
-      return absl::PermissionDeniedError("current_password: does not match");
+    // Through the Authenticator, so that guesses count towards the lockout.
+    absl::Status current =
+        authenticator_
+            ->Authenticate(BasicCredential{caller.principal.username,
+                                           std::string(current_password)},
+                           Operation::kWrite, {})
+            .status();
+    if (absl::IsUnauthenticated(current)) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("current_password: ", current.message()));
     }
+    RETURN_IF_ERROR(current);
   } else {
     RETURN_IF_ERROR(RequireAdmin(caller, "set other users' passwords"));
   }
   ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(new_password));
-  absl::Status s = store_->SetPasswordHash(id, hash, clock_->Now());
+  const absl::Time now = clock_->Now();
+  absl::Status s = store_->SetPasswordHash(id, hash, now);
   if (absl::IsNotFound(s)) {
     return absl::NotFoundError(absl::StrCat("user ", id, ": not found"));
   }
-  return s;
+  RETURN_IF_ERROR(s);
+  // A new password ends every session of the user, the caller's included,
+  // and lifts a lockout.
+  RETURN_IF_ERROR(store_->EndUserSessions(id, now).status());
+  return store_->ClearPasswordFailures(id);
 }
 
 absl::StatusOr<UserManager::Bootstrap> UserManager::BootstrapAdmin(

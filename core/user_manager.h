@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/authenticator.h"
 #include "core/clock.h"
 #include "core/password_hasher.h"
 #include "core/random.h"
@@ -20,7 +21,8 @@ namespace tokenauth {
 
 class UserManager {
  public:
-  UserManager(Store* store, Clock* clock, const PasswordHasher* hasher);
+  UserManager(Store* store, Clock* clock, const PasswordHasher* hasher,
+              const Authenticator* authenticator);
 
   absl::StatusOr<User> Create(const AuthResult& caller,
                               absl::string_view username,
@@ -28,9 +30,10 @@ class UserManager {
   // user_id or username, or neither for the caller; not both.
   absl::StatusOr<User> Get(const AuthResult& caller, int64_t user_id,
                            absl::string_view username);
+  // Disabling also ends all of the user's sessions.
   absl::StatusOr<User> SetDisabled(const AuthResult& caller, int64_t user_id,
                                    bool disabled);
-  // user_id 0: the caller.
+  // user_id 0: the caller. Ends all of that user's sessions.
   absl::Status SetPassword(const AuthResult& caller, int64_t user_id,
                            absl::string_view current_password,
                            absl::string_view new_password);
@@ -50,6 +53,7 @@ class UserManager {
   Store* const store_;
   Clock* const clock_;
   const PasswordHasher* const hasher_;
+  const Authenticator* const authenticator_;
 };
 
 }  // namespace tokenauth

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/authenticator.h"
+#include "core/session_manager.h"
 #include "core/token_manager.h"
 #include "core/user_manager.h"
 #include "gmock/gmock.h"
@@ -26,15 +27,24 @@ class CoreFixture : public ::testing::Test {
         format_("tka"),
         hasher_(PasswordHashCost::Minimum()) {}
 
-  void SetUp() override { Rebuild(TokenPolicy()); }
+  void SetUp() override { Rebuild(AuthPolicy()); }
 
   // Re-creates the rule objects with another policy.
   void Rebuild(const TokenPolicy& policy) {
+    AuthPolicy all = policy_;
+    all.tokens = policy;
+    Rebuild(all);
+  }
+  void Rebuild(const AuthPolicy& policy) {
+    policy_ = policy;
     authenticator_ = std::make_unique<Authenticator>(&store_, &clock_, &format_,
                                                      &hasher_, policy);
     tokens_ = std::make_unique<TokenManager>(&store_, &clock_, &random_,
-                                             &format_, policy);
-    users_ = std::make_unique<UserManager>(&store_, &clock_, &hasher_);
+                                             &format_, policy.tokens);
+    users_ = std::make_unique<UserManager>(&store_, &clock_, &hasher_,
+                                           authenticator_.get());
+    sessions_ = std::make_unique<SessionManager>(&store_, &clock_, &random_,
+                                                 authenticator_.get());
   }
 
   AuthResult Admin() {
@@ -76,6 +86,8 @@ class CoreFixture : public ::testing::Test {
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<UserManager> users_;
+  std::unique_ptr<SessionManager> sessions_;
+  AuthPolicy policy_;
 };
 
 }  // namespace tokenauth
