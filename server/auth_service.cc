@@ -7,6 +7,8 @@ namespace tokenauth {
 namespace {
 
 constexpr char kAuthenticate[] = "/tokenauth.v1.AuthService/Authenticate";
+constexpr char kLogin[] = "/tokenauth.v1.AuthService/Login";
+constexpr char kLogout[] = "/tokenauth.v1.AuthService/Logout";
 
 absl::StatusOr<Credential> CredentialFromRequest(
     const v1::AuthenticateRequest& request) {
@@ -16,9 +18,12 @@ absl::StatusOr<Credential> CredentialFromRequest(
     case v1::AuthenticateRequest::kBasic:
       return BasicCredential{request.basic().username(),
                              request.basic().password()};
+    case v1::AuthenticateRequest::kSession:
+      return SessionCredential{request.session().session_id(),
+                               request.session().csrf_token()};
     default:
       return absl::InvalidArgumentError(
-          "credential: required; set exactly one of token, basic");
+          "credential: required; set exactly one of token, basic, session");
   }
 }
 
@@ -46,9 +51,39 @@ grpc::Status AuthServiceImpl::Authenticate(
         ToProto(*result.token->expire_time, token->mutable_expire_time());
       }
     }
+    if (result.session.has_value()) {
+      ToProto(*result.session, sessions_->IdleExpireTime(*result.session),
+              response->mutable_session());
+    }
     return absl::OkStatus();
   };
   return ToGrpcStatus(run(), kAuthenticate);
+}
+
+grpc::Status AuthServiceImpl::Login(grpc::ServerContext* context,
+                                    const v1::LoginRequest* request,
+                                    v1::LoginResponse* response) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(SessionManager::Started started,
+                     sessions_->Login(request->username(), request->password(),
+                                      context->peer(), request->user_agent()));
+    ToProto(started.session, sessions_->IdleExpireTime(started.session),
+            response->mutable_session());
+    response->set_session_id(std::move(started.session_id));
+    response->set_csrf_token(std::move(started.csrf_token));
+    return absl::OkStatus();
+  };
+  return ToGrpcStatus(run(), kLogin);
+}
+
+grpc::Status AuthServiceImpl::Logout(grpc::ServerContext* context,
+                                     const v1::LogoutRequest* /*request*/,
+                                     v1::LogoutResponse* /*response*/) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(AuthResult caller, callers_->Resolve(*context, kLogout));
+    return sessions_->Logout(caller);
+  };
+  return ToGrpcStatus(run(), kLogout);
 }
 
 }  // namespace tokenauth

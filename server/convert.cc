@@ -106,6 +106,18 @@ void ToProto(const User& u, v1::User* out) {
   ToProto(u.update_time, out->mutable_update_time());
 }
 
+void ToProto(const SessionRecord& s, absl::Time idle_expire_time,
+             v1::Session* out) {
+  out->set_handle(s.handle);
+  out->set_user_id(s.user_id);
+  ToProto(s.create_time, out->mutable_create_time());
+  ToProto(s.last_seen_time, out->mutable_last_seen_time());
+  ToProto(idle_expire_time, out->mutable_idle_expire_time());
+  ToProto(s.expire_time, out->mutable_expire_time());
+  out->set_peer(s.peer);
+  out->set_user_agent(s.user_agent);
+}
+
 void ToProto(const Principal& p, v1::Principal* out) {
   out->set_user_id(p.user_id);
   out->set_username(p.username);

@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/password_hasher.h"
 #include "core/random.h"
+#include "core/session_manager.h"
 #include "core/token_format.h"
 #include "core/token_manager.h"
 #include "core/user_manager.h"
@@ -72,6 +73,17 @@ ABSL_FLAG(int, max_access_tokens_per_user, 50,
 ABSL_FLAG(DurationSetting, access_token_stale_period,
           DurationSetting{absl::Hours(24 * 365)},
           "A token unused this long stops authenticating.");
+ABSL_FLAG(DurationSetting, session_idle_timeout,
+          DurationSetting{absl::Hours(2)},
+          "A session unused this long ends.");
+ABSL_FLAG(DurationSetting, session_max_age, DurationSetting{absl::Hours(24 * 14)},
+          "A session ends this long after Login, used or not.");
+ABSL_FLAG(int, login_max_failed_attempts, 10,
+          "Wrong passwords per account within LOGIN_LOCKOUT_PERIOD before "
+          "Basic auth and Login are refused for the rest of the period.");
+ABSL_FLAG(DurationSetting, login_lockout_period,
+          DurationSetting{absl::Minutes(15)},
+          "The failed-login window, from the first failure.");
 
 namespace tokenauth {
 namespace {
@@ -118,8 +130,28 @@ int Serve() {
     Die("ACCESS_TOKEN_STALE_PERIOD: must be positive");
   }
   policy.max_tokens_per_user = absl::GetFlag(FLAGS_max_access_tokens_per_user);
+  AuthPolicy auth_policy;
+  auth_policy.sessions.idle_timeout =
+      absl::GetFlag(FLAGS_session_idle_timeout).value;
+  auth_policy.sessions.max_age = absl::GetFlag(FLAGS_session_max_age).value;
+  auth_policy.lockout.max_failures =
+      absl::GetFlag(FLAGS_login_max_failed_attempts);
+  auth_policy.lockout.period = absl::GetFlag(FLAGS_login_lockout_period).value;
+  if (auth_policy.sessions.idle_timeout <= absl::ZeroDuration()) {
+    Die("SESSION_IDLE_TIMEOUT: must be positive");
+  }
+  if (auth_policy.sessions.max_age <= absl::ZeroDuration()) {
+    Die("SESSION_MAX_AGE: must be positive");
+  }
+  if (auth_policy.lockout.max_failures < 1) {
+    Die("LOGIN_MAX_FAILED_ATTEMPTS: must be at least 1");
+  }
+  if (auth_policy.lockout.period <= absl::ZeroDuration()) {
+    Die("LOGIN_LOCKOUT_PERIOD: must be positive");
+  }
   policy.scope_catalogue = absl::StrSplit(
       absl::GetFlag(FLAGS_tokenauth_token_scopes), ',', absl::SkipWhitespace());
+  auth_policy.tokens = policy;
   const PasswordHashCost cost = ValueOrDie(PasswordHashCost::FromName(
       absl::GetFlag(FLAGS_tokenauth_password_hash_cost)));
 
@@ -143,9 +175,10 @@ int Serve() {
   const TokenFormat format(prefix);
   const PasswordHasher hasher(cost);
   const Authenticator authenticator(store.get(), &clock, &format, &hasher,
-                                    policy);
+                                    auth_policy);
   TokenManager tokens(store.get(), &clock, &random, &format, policy);
-  UserManager users(store.get(), &clock, &hasher);
+  UserManager users(store.get(), &clock, &hasher, &authenticator);
+  SessionManager sessions(store.get(), &clock, &random, &authenticator);
 
   if (const std::string admin = absl::GetFlag(FLAGS_tokenauth_bootstrap_admin);
       !admin.empty()) {
@@ -171,11 +204,12 @@ int Serve() {
 
   const CallerAuth callers(&authenticator);
   TokenServiceImpl token_service(&callers, &tokens);
-  AuthServiceImpl auth_service(&authenticator);
+  AuthServiceImpl auth_service(&authenticator, &callers, &sessions);
   UserServiceImpl user_service(&callers, &users);
-  HealthServiceImpl health({"tokenauth.v1.TokenService",
-                            "tokenauth.v1.AuthService",
-                            "tokenauth.v1.UserService"});
+  SessionServiceImpl session_service(&callers, &sessions);
+  HealthServiceImpl health(
+      {"tokenauth.v1.TokenService", "tokenauth.v1.AuthService",
+       "tokenauth.v1.UserService", "tokenauth.v1.SessionService"});
   DatabaseMonitor monitor(
       store.get(), &health,
       absl::GetFlag(FLAGS_tokenauth_health_check_interval).value);
@@ -195,6 +229,7 @@ int Serve() {
   builder.RegisterService(&token_service);
   builder.RegisterService(&auth_service);
   builder.RegisterService(&user_service);
+  builder.RegisterService(&session_service);
   builder.RegisterService(&health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {

@@ -9,8 +9,9 @@ namespace tokenauth {
 namespace {
 
 constexpr absl::string_view kHowTo =
-    "send \"authorization: Bearer <token>\" or \"authorization: Basic "
-    "<base64(username:password)>\"";
+    "send \"authorization: Bearer <token>\", \"authorization: Basic "
+    "<base64(username:password)>\", or \"x-session-id: <session ID>\" "
+    "(with \"x-csrf-token: <CSRF token>\" for writes)";
 
 absl::Status Unauthenticated(absl::string_view what) {
   return absl::UnauthenticatedError(absl::StrCat("authorization: ", what));
@@ -52,21 +53,49 @@ absl::StatusOr<Credential> ParseAuthorizationHeader(absl::string_view value) {
 absl::StatusOr<Credential> CredentialFromMetadata(
     const std::vector<std::pair<absl::string_view, absl::string_view>>&
         metadata) {
-  const absl::string_view* header = nullptr;
+  const absl::string_view* authorization = nullptr;
+  const absl::string_view* session_id = nullptr;
+  const absl::string_view* csrf_token = nullptr;
   for (const auto& [key, value] : metadata) {
+    const absl::string_view** slot = nullptr;
     if (absl::EqualsIgnoreCase(key, "authorization")) {
-      if (header != nullptr) {
-        return Unauthenticated("sent more than once; send one credential");
-      }
-      header = &value;
-    } else if (absl::EqualsIgnoreCase(key, "x-session-id") ||
-               absl::EqualsIgnoreCase(key, "x-csrf-token")) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          key, ": session credentials are not supported yet; ", kHowTo));
+      slot = &authorization;
+    } else if (absl::EqualsIgnoreCase(key, "x-session-id")) {
+      slot = &session_id;
+    } else if (absl::EqualsIgnoreCase(key, "x-csrf-token")) {
+      slot = &csrf_token;
+    } else {
+      continue;
     }
+    if (*slot != nullptr) {
+      return absl::UnauthenticatedError(
+          absl::StrCat(key, ": sent more than once; send one credential"));
+    }
+    if (value.size() > kMaxCredentialHeaderBytes) {
+      return absl::UnauthenticatedError(
+          absl::StrCat(key, ": header larger than 8 KiB"));
+    }
+    *slot = &value;
   }
-  if (header == nullptr) return Unauthenticated(absl::StrCat("missing; ", kHowTo));
-  return ParseAuthorizationHeader(*header);
+  if (authorization != nullptr && (session_id != nullptr || csrf_token != nullptr)) {
+    return absl::UnauthenticatedError(
+        "authorization, x-session-id: two credentials at once; send either "
+        "an authorization header or a session, not both");
+  }
+  if (authorization != nullptr) return ParseAuthorizationHeader(*authorization);
+  if (session_id != nullptr) {
+    return SessionCredential{
+        std::string(absl::StripAsciiWhitespace(*session_id)),
+        csrf_token == nullptr
+            ? std::string()
+            : std::string(absl::StripAsciiWhitespace(*csrf_token))};
+  }
+  if (csrf_token != nullptr) {
+    return absl::UnauthenticatedError(
+        "x-csrf-token: sent without x-session-id; a CSRF token only goes "
+        "with its session");
+  }
+  return Unauthenticated(absl::StrCat("missing; ", kHowTo));
 }
 
 }  // namespace tokenauth

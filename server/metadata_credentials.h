@@ -1,7 +1,10 @@
 // Reads the caller's credential from gRPC request metadata:
 //   authorization: Bearer <token>
 //   authorization: Basic <base64(username:password)>
-// The scheme is case-insensitive; the password may contain ':'. Anything
+//   x-session-id: <session ID>   (+ x-csrf-token: <CSRF token> for writes)
+// The scheme is case-insensitive; the password may contain ':'. Exactly one
+// credential: a header sent twice, or authorization with a session, or a
+// header over 8 KiB is refused. Anything
 // else is UNAUTHENTICATED with a message saying what is wrong and never
 // containing the credential. Stateless; thread-safe.
 #ifndef TOKENAUTH_SERVER_METADATA_CREDENTIALS_H_

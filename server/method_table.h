@@ -26,6 +26,10 @@ inline constexpr MethodEntry kMethodTable[] = {
     {"/tokenauth.v1.UserService/DisableUser", Operation::kWrite},
     {"/tokenauth.v1.UserService/EnableUser", Operation::kWrite},
     {"/tokenauth.v1.UserService/SetPassword", Operation::kWrite},
+    {"/tokenauth.v1.AuthService/Logout", Operation::kWrite},
+    {"/tokenauth.v1.SessionService/ListSessions", Operation::kRead},
+    {"/tokenauth.v1.SessionService/RevokeSession", Operation::kWrite},
+    {"/tokenauth.v1.SessionService/RevokeAllSessions", Operation::kWrite},
 };
 
 // The operation of `method`; aborts for a method not in the table (a

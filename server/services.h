@@ -6,10 +6,12 @@
 #define TOKENAUTH_SERVER_SERVICES_H_
 
 #include "core/authenticator.h"
+#include "core/session_manager.h"
 #include "core/token_manager.h"
 #include "core/user_manager.h"
 #include "server/caller_auth.h"
 #include "tokenauth/v1/auth_service.grpc.pb.h"
+#include "tokenauth/v1/session_service.grpc.pb.h"
 #include "tokenauth/v1/token_service.grpc.pb.h"
 #include "tokenauth/v1/user_service.grpc.pb.h"
 
@@ -43,15 +45,44 @@ class TokenServiceImpl final : public v1::TokenService::Service {
 
 class AuthServiceImpl final : public v1::AuthService::Service {
  public:
-  explicit AuthServiceImpl(const Authenticator* authenticator)
-      : authenticator_(authenticator) {}
+  AuthServiceImpl(const Authenticator* authenticator, const CallerAuth* callers,
+                  SessionManager* sessions)
+      : authenticator_(authenticator), callers_(callers), sessions_(sessions) {}
 
   grpc::Status Authenticate(grpc::ServerContext* context,
                             const v1::AuthenticateRequest* request,
                             v1::AuthenticateResponse* response) override;
+  grpc::Status Login(grpc::ServerContext* context,
+                     const v1::LoginRequest* request,
+                     v1::LoginResponse* response) override;
+  grpc::Status Logout(grpc::ServerContext* context,
+                      const v1::LogoutRequest* request,
+                      v1::LogoutResponse* response) override;
 
  private:
   const Authenticator* const authenticator_;
+  const CallerAuth* const callers_;
+  SessionManager* const sessions_;
+};
+
+class SessionServiceImpl final : public v1::SessionService::Service {
+ public:
+  SessionServiceImpl(const CallerAuth* callers, SessionManager* sessions)
+      : callers_(callers), sessions_(sessions) {}
+
+  grpc::Status ListSessions(grpc::ServerContext* context,
+                            const v1::ListSessionsRequest* request,
+                            v1::ListSessionsResponse* response) override;
+  grpc::Status RevokeSession(grpc::ServerContext* context,
+                             const v1::RevokeSessionRequest* request,
+                             v1::RevokeSessionResponse* response) override;
+  grpc::Status RevokeAllSessions(
+      grpc::ServerContext* context, const v1::RevokeAllSessionsRequest* request,
+      v1::RevokeAllSessionsResponse* response) override;
+
+ private:
+  const CallerAuth* const callers_;
+  SessionManager* const sessions_;
 };
 
 class UserServiceImpl final : public v1::UserService::Service {

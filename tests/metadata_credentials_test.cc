@@ -59,5 +59,35 @@ TEST(CredentialFromMetadataTest, MissingOrDoubledIsUnauthenticated) {
   EXPECT_NE(s.message().find("more than once"), absl::string_view::npos);
 }
 
+TEST(CredentialFromMetadataTest, SessionWithAndWithoutCsrf) {
+  Metadata read = {{"x-session-id", "sid"}};
+  absl::StatusOr<Credential> c = CredentialFromMetadata(read);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(std::get<SessionCredential>(*c).session_id, "sid");
+  EXPECT_EQ(std::get<SessionCredential>(*c).csrf_token, "");
+  Metadata write = {{"x-csrf-token", "csrf"}, {"X-Session-Id", "sid"}};
+  c = CredentialFromMetadata(write);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(std::get<SessionCredential>(*c).csrf_token, "csrf");
+}
+
+TEST(CredentialFromMetadataTest, TwoCredentialsOrAnOrphanCsrfAreRefused) {
+  Metadata both = {{"authorization", "Bearer a"}, {"x-session-id", "s"}};
+  absl::Status s = CredentialFromMetadata(both).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("two credentials"), absl::string_view::npos);
+  Metadata orphan = {{"x-csrf-token", "csrf"}};
+  EXPECT_EQ(CredentialFromMetadata(orphan).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  Metadata twice = {{"x-session-id", "a"}, {"x-session-id", "b"}};
+  EXPECT_EQ(CredentialFromMetadata(twice).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  const std::string big(9000, 's');
+  Metadata huge = {{"x-session-id", big}};
+  s = CredentialFromMetadata(huge).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("8 KiB"), absl::string_view::npos);
+}
+
 }  // namespace
 }  // namespace tokenauth
