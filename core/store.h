@@ -56,7 +56,56 @@ struct TokenListQuery {
   int64_t user_id = 0;
   int limit = 50;                      // Rows to return, >= 1.
   std::optional<int64_t> before_row;   // Only rows with row_id < this.
-  std::optional<UsableAt> usable_only; // Unset: every stored token.
+  // Only tokens in this state at `at` (computed as core/policy.h StateOf
+  // does: revoked, else expired, else stale, else active). Unset: any state.
+  std::optional<TokenState> state;
+  UsableAt at;                         // The moment states are computed for.
+  // Only tokens whose name contains this, byte for byte (no wildcards).
+  std::string name_contains;
+  // Only tokens with an expire_time at or before this.
+  std::optional<absl::Time> expire_before;
+};
+
+// An idempotent request: the same (user, method, request_id) within the
+// window returns the first result instead of acting again.
+struct IdempotencyKey {
+  std::string method;       // "CreateToken" or "RotateToken".
+  std::string request_id;   // Client-chosen, 1..64 of [A-Za-z0-9._-].
+  std::string fingerprint;  // Hex SHA-256 of the request's parameters.
+  // Keys recorded before this are forgotten (treated as absent).
+  absl::Time forget_before;
+};
+
+struct InsertTokenResult {
+  TokenRecord token;
+  bool replayed = false;  // True: an earlier request with the key made it.
+};
+
+struct RotateTokenResult {
+  TokenRecord old_token;  // As stored after (revoked, rotated_to set).
+  TokenRecord successor;
+  bool replayed = false;
+};
+
+struct TokenUse {
+  std::string public_id;
+  absl::Time time;
+  std::string peer;
+};
+
+// What the janitor deletes: tokens revoked, expired, or unused since before
+// the cutoffs.
+struct JanitorCutoffs {
+  absl::Time revoked_before;
+  absl::Time expired_before;
+  absl::Time unused_before;  // COALESCE(last_used_time, create_time) < this.
+};
+
+struct AuditQuery {
+  std::optional<int64_t> user_id;   // Events whose actor or subject is this.
+  std::optional<std::string> type;  // Exact event type.
+  std::optional<int64_t> before_id; // Only ids below this.
+  int limit = 50;                   // >= 1.
 };
 
 struct TokenUpdate {
@@ -105,13 +154,20 @@ class Store {
   virtual absl::Status ClearPasswordFailures(int64_t user_id) = 0;
 
   // --- Personal Access Tokens ---
-  // Inserts `token` (row_id is assigned and returned). When max_usable > 0,
-  // fails with RESOURCE_EXHAUSTED if the owner already has max_usable usable
-  // tokens at `usable`; the count and the insert are atomic with respect to
-  // other inserts for the same user. NOT_FOUND if the owner does not exist.
-  virtual absl::StatusOr<TokenRecord> InsertToken(const TokenRecord& token,
-                                                  int max_usable,
-                                                  const UsableAt& usable) = 0;
+  // Inserts `token` (row_id is assigned and returned; an empty family_id
+  // becomes the token's own public_id). When max_usable > 0, fails with
+  // RESOURCE_EXHAUSTED if the owner already has max_usable usable tokens at
+  // `usable`; the count and the insert are atomic with respect to other
+  // inserts for the same user. NOT_FOUND if the owner does not exist.
+  //
+  // With `key` (method "CreateToken"): if the owner recorded the same
+  // method and request_id at or after key->forget_before, returns that
+  // request's token with replayed = true and inserts nothing, or
+  // ALREADY_EXISTS if the fingerprint differs; otherwise records the key
+  // with the new token, atomically with the insert.
+  virtual absl::StatusOr<InsertTokenResult> InsertToken(
+      const TokenRecord& token, int max_usable, const UsableAt& usable,
+      const IdempotencyKey* key) = 0;
   // Any stored token, usable or not. NOT_FOUND if absent.
   virtual absl::StatusOr<TokenRecord> GetToken(absl::string_view public_id) = 0;
   // Newest first (row_id descending).
@@ -125,6 +181,42 @@ class Store {
   // Sets revoke_time if it is not set. NOT_FOUND if absent or already revoked.
   virtual absl::StatusOr<TokenRecord> RevokeToken(absl::string_view public_id,
                                                   absl::Time now) = 0;
+
+  // In one transaction: revokes `old_public_id` (revoke_time = now,
+  // rotated_to = successor.public_id) and inserts `successor` into the old
+  // token's family (its family_id is taken from the old token). NOT_FOUND if
+  // the old token is absent or belongs to another user than
+  // successor.user_id, or was revoked without rotation; FAILED_PRECONDITION
+  // if it was already rotated out (the caller decides about reuse). With
+  // `key` (method "RotateToken"): replay or ALREADY_EXISTS as InsertToken.
+  virtual absl::StatusOr<RotateTokenResult> RotateToken(
+      absl::string_view old_public_id, const TokenRecord& successor,
+      absl::Time now, const IdempotencyKey* key) = 0;
+  // Revokes every token of the family that is not revoked yet; returns how
+  // many it revoked.
+  virtual absl::StatusOr<int> RevokeTokenFamily(absl::string_view family_id,
+                                                absl::Time now) = 0;
+  // For each use: moves last_used_time forward to use.time and puts
+  // use.peer first in last_used_peers (distinct, at most `max_peers`), only
+  // if the token is not revoked (at all) and not expired at use.time.
+  // Absent tokens are skipped.
+  virtual absl::Status RecordTokenUses(const std::vector<TokenUse>& uses,
+                                       int max_peers) = 0;
+  // Deletes at most `batch_size` tokens matching any cutoff and, in the same
+  // transaction, appends one "token.janitor_delete" audit event per token
+  // (time `now`). Rows locked by a concurrent janitor are skipped, so
+  // replicas can run it at once. Returns the deleted tokens.
+  virtual absl::StatusOr<std::vector<TokenRecord>> DeleteUnusableTokens(
+      const JanitorCutoffs& cutoffs, int batch_size, absl::Time now) = 0;
+  // Forgets idempotency keys recorded before `before`; returns how many.
+  virtual absl::StatusOr<int> DeleteIdempotencyKeys(absl::Time before,
+                                                    int batch_size) = 0;
+
+  // --- Audit log ---
+  virtual absl::Status AppendAuditEvent(const AuditEvent& event) = 0;
+  // Newest first.
+  virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
+      const AuditQuery& query) = 0;
 
   // --- Sessions ---
   // Inserts a session (row_id is assigned). ALREADY_EXISTS if the handle or

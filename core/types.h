@@ -49,6 +49,25 @@ struct TokenRecord {
   std::optional<absl::Time> expire_time;
   std::optional<absl::Time> last_used_time;
   std::optional<absl::Time> revoke_time;
+  // Rotation: every token of a family shares the public id of the first one;
+  // a token rotated out names its successor.
+  std::string family_id;  // Empty on insert: the token starts a family.
+  std::optional<std::string> rotated_to;
+  // Distinct peer addresses of the last uses, most recent first (at most 5).
+  std::vector<std::string> last_used_peers;
+};
+
+// One entry of the audit log. Never holds a secret.
+struct AuditEvent {
+  int64_t id = 0;  // Assigned by the store; orders the log.
+  absl::Time time;
+  std::string type;              // e.g. "token.create"; see core/audit.h.
+  int64_t actor_user_id = 0;     // Who did it; 0 if unknown (failed logins).
+  int64_t subject_user_id = 0;   // Whose resource; 0 if none.
+  std::string object_id;         // Token id, session handle or username.
+  std::string credential_kind;   // "basic", "session", "access_token" or "".
+  std::string peer;              // Caller's address, at most 128 bytes.
+  std::string details;           // e.g. "fields=name,permissions".
 };
 
 enum class TokenState { kActive, kExpired, kRevoked, kStale };
@@ -81,6 +100,7 @@ struct AuthResult {
   CredentialKind kind = CredentialKind::kBasic;
   std::optional<TokenRecord> token;      // Set when kind == kAccessToken.
   std::optional<SessionRecord> session;  // Set when kind == kSession.
+  std::string peer;  // The caller's address, for the audit log.
 };
 
 }  // namespace tokenauth

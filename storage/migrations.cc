@@ -148,6 +148,70 @@ const std::vector<Migration>& AllMigrations() {
                "INDEX (user_id, id)"
                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
            }},
+          // Every statement is idempotent (IF NOT EXISTS on columns, indexes
+          // and tables), so a crash between them only makes the next start
+          // redo the migration.
+          {3,
+           "token rotation, last-use peers, idempotency keys and audit log",
+           {
+               // family_id: the public id of the family's first token; NULL
+               // (rows from before this migration) means the row's own
+               // public_id. rotated_to: the successor's public id once
+               // rotated out. last_used_peers: distinct peer addresses of the
+               // last uses, most recent first, joined with '\n' (a peer never
+               // holds one). The time indexes serve the janitor.
+               "ALTER TABLE access_tokens "
+               "ADD COLUMN IF NOT EXISTS family_id VARCHAR(32) CHARACTER SET "
+               "ascii COLLATE ascii_bin NULL, "
+               "ADD COLUMN IF NOT EXISTS rotated_to VARCHAR(32) CHARACTER SET "
+               "ascii COLLATE ascii_bin NULL, "
+               "ADD COLUMN IF NOT EXISTS last_used_peers VARCHAR(1024) "
+               "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT '', "
+               "ADD INDEX IF NOT EXISTS access_tokens_family (family_id), "
+               "ADD INDEX IF NOT EXISTS access_tokens_revoke_time "
+               "(revoke_time_us), "
+               "ADD INDEX IF NOT EXISTS access_tokens_expire_time "
+               "(expire_time_us)",
+
+               // One row per idempotent request (CreateToken, RotateToken):
+               // the hex SHA-256 of its parameters and the token it made.
+               // token_public_id is indexed so the janitor can drop the keys
+               // of the tokens it deletes without scanning. No foreign keys:
+               // rows are removed by the store, by age or with their token.
+               "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+               "user_id BIGINT NOT NULL, "
+               "method VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin "
+               "NOT NULL, "
+               "request_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin "
+               "NOT NULL, "
+               "fingerprint CHAR(64) CHARACTER SET ascii NOT NULL, "
+               "token_public_id VARCHAR(32) CHARACTER SET ascii COLLATE "
+               "ascii_bin NOT NULL, "
+               "create_time_us BIGINT NOT NULL, "
+               "PRIMARY KEY (user_id, method, request_id), "
+               "INDEX idempotency_keys_create_time (create_time_us), "
+               "INDEX idempotency_keys_token (token_public_id)"
+               ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+               // The audit log. No foreign keys: it outlives users and
+               // tokens. Never holds a secret.
+               "CREATE TABLE IF NOT EXISTS audit_events ("
+               "id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+               "time_us BIGINT NOT NULL, "
+               "type VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin "
+               "NOT NULL, "
+               "actor_user_id BIGINT NOT NULL DEFAULT 0, "
+               "subject_user_id BIGINT NOT NULL DEFAULT 0, "
+               "object_id VARCHAR(128) CHARACTER SET utf8mb4 COLLATE "
+               "utf8mb4_bin NOT NULL, "
+               "credential_kind VARCHAR(16) CHARACTER SET ascii NOT NULL, "
+               "peer VARCHAR(128) CHARACTER SET utf8mb4 NOT NULL, "
+               "details VARCHAR(1024) CHARACTER SET utf8mb4 NOT NULL, "
+               "INDEX audit_events_actor (actor_user_id, id), "
+               "INDEX audit_events_subject (subject_user_id, id), "
+               "INDEX audit_events_type (type, id)"
+               ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+           }},
       };
   return *migrations;
 }

@@ -7,10 +7,13 @@
 #include <cppconn/resultset.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -28,8 +31,8 @@ using Lease = ConnectionPool::Lease;
 using Statement = std::unique_ptr<sql::PreparedStatement>;
 using Rows = std::unique_ptr<sql::ResultSet>;
 
-// How many times InsertToken runs its transaction when the database aborts it
-// (deadlock, lock wait timeout) before returning ABORTED.
+// How many times a transaction is run when the database aborts it (deadlock,
+// lock wait timeout) before returning ABORTED; see RetryAborted().
 constexpr int kMaxTransactionAttempts = 3;
 
 constexpr char kUserColumns[] =
@@ -38,14 +41,35 @@ constexpr char kUserColumns[] =
 constexpr char kTokenColumns[] =
     "id, public_id, user_id, name, value_hash, hint, access, scopes, "
     "create_time_us, update_time_us, expire_time_us, last_used_time_us, "
-    "revoke_time_us";
+    "revoke_time_us, family_id, rotated_to, last_used_peers";
+constexpr char kAuditColumns[] =
+    "id, time_us, type, actor_user_id, subject_user_id, object_id, "
+    "credential_kind, peer, details";
 constexpr char kSessionColumns[] =
     "id, handle, user_id, secret_hash, csrf_hash, create_time_us, "
     "last_seen_time_us, expire_time_us, end_time_us, peer, user_agent";
-// UsableAt as SQL; binds two parameters: now, stale_before.
+// UsableAt as SQL; binds two parameters: now, stale_before. The same test
+// as core/policy.h StateOf() == kActive.
 constexpr char kUsableCondition[] =
     "revoke_time_us IS NULL AND (expire_time_us IS NULL OR expire_time_us > ?)"
     " AND COALESCE(last_used_time_us, create_time_us) >= ?";
+
+// Column sizes the store fits values into rather than failing.
+constexpr size_t kMaxPeerBytes = 128;            // One last-use peer.
+constexpr size_t kMaxLastUsedPeersBytes = 1024;  // All of them, joined.
+constexpr size_t kMaxAuditObjectIdBytes = 128;
+constexpr size_t kMaxAuditPeerBytes = 128;
+constexpr size_t kMaxAuditDetailsBytes = 1024;
+
+// Idempotency key columns (ASCII).
+constexpr size_t kMaxKeyMethodBytes = 32;
+constexpr size_t kMaxKeyRequestIdBytes = 64;
+constexpr size_t kMaxKeyFingerprintBytes = 64;
+
+constexpr char kJanitorDeleteEvent[] = "token.janitor_delete";
+// One janitor transaction locks its whole batch, and binds one parameter per
+// row (MySQL allows 65535 per statement).
+constexpr int kMaxJanitorBatch = 10000;
 
 // Schema changes may take long on big tables; the pool's 10s would cut them.
 constexpr absl::Duration kMigrationIoTimeout = absl::Minutes(30);
@@ -147,6 +171,108 @@ std::optional<absl::Time> OptionalTime(const sql::ResultSet& rows, int index) {
   return absl::FromUnixMicros(rows.getInt64(index));
 }
 
+const absl::Status& StatusOf(const absl::Status& status) { return status; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& status_or) {
+  return status_or.status();
+}
+
+// Runs fn() (one whole transaction, returning absl::Status or StatusOr) again
+// while the database aborts it (deadlock, lock wait timeout), at most
+// kMaxTransactionAttempts times in all.
+template <typename Fn>
+auto RetryAborted(Fn fn) -> decltype(fn()) {
+  auto result = fn();
+  for (int attempt = 1;
+       attempt < kMaxTransactionAttempts && absl::IsAborted(StatusOf(result));
+       ++attempt) {
+    result = fn();
+  }
+  return result;
+}
+
+// Length of the well-formed UTF-8 sequence at s[i], or 0 if the byte there
+// does not start one (overlong forms, surrogates and code points above
+// U+10FFFF are not well-formed).
+size_t Utf8SequenceLength(absl::string_view s, size_t i) {
+  const unsigned char lead = static_cast<unsigned char>(s[i]);
+  if (lead < 0x80) return 1;
+  size_t length;
+  uint32_t code_point;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    code_point = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    code_point = lead & 0x0F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    code_point = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (s.size() - i < length) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    const unsigned char next = static_cast<unsigned char>(s[i + k]);
+    if ((next & 0xC0) != 0x80) return 0;
+    code_point = (code_point << 6) | (next & 0x3F);
+  }
+  if ((length == 3 && code_point < 0x800) ||
+      (length == 4 && (code_point < 0x10000 || code_point > 0x10FFFF)) ||
+      (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+    return 0;
+  }
+  return length;
+}
+
+bool IsValidUtf8(absl::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t length = Utf8SequenceLength(s, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+// `s` made to fit a utf8mb4 column: each byte that is not part of well-formed
+// UTF-8 becomes '?', and the text is cut after the last whole character that
+// fits in `max_bytes`. (Bytes, not characters: at most max_bytes bytes are at
+// most max_bytes characters, whatever the column counts.)
+std::string FitUtf8(absl::string_view s, size_t max_bytes) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const size_t length = Utf8SequenceLength(s, i);
+    const absl::string_view piece = length == 0 ? "?" : s.substr(i, length);
+    if (out.size() + piece.size() > max_bytes) break;
+    out.append(piece.data(), piece.size());
+    i += length == 0 ? 1 : length;
+  }
+  return out;
+}
+
+// A peer address as stored in last_used_peers: newlines (the separator)
+// become spaces, and it is fitted to kMaxPeerBytes.
+std::string NormalizePeer(absl::string_view peer) {
+  std::string normalized(peer);
+  std::replace(normalized.begin(), normalized.end(), '\n', ' ');
+  return FitUtf8(normalized, kMaxPeerBytes);
+}
+
+// Peers are stored joined by newlines, so a peer must be non-empty and free
+// of newlines to come back as it went in.
+absl::StatusOr<std::string> JoinPeers(const std::vector<std::string>& peers,
+                                      absl::string_view operation) {
+  for (const std::string& peer : peers) {
+    if (peer.empty() || peer.find('\n') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(operation,
+                       ": a last-use peer must be non-empty and contain no "
+                       "newline"));
+    }
+  }
+  return absl::StrJoin(peers, "\n");
+}
+
 // Scopes are stored joined by single spaces, so a scope must be non-empty
 // and free of spaces to come back as it went in.
 absl::StatusOr<std::string> JoinScopes(const std::vector<std::string>& scopes,
@@ -202,7 +328,28 @@ absl::StatusOr<TokenRecord> ReadToken(const sql::ResultSet& rows) {
   token.expire_time = OptionalTime(rows, 11);
   token.last_used_time = OptionalTime(rows, 12);
   token.revoke_time = OptionalTime(rows, 13);
+  // NULL (a row from before migration 3) or empty: the token started its
+  // own family.
+  token.family_id = rows.isNull(14) ? "" : rows.getString(14).asStdString();
+  if (token.family_id.empty()) token.family_id = token.public_id;
+  if (!rows.isNull(15)) token.rotated_to = rows.getString(15).asStdString();
+  token.last_used_peers =
+      absl::StrSplit(rows.getString(16).asStdString(), '\n', absl::SkipEmpty());
   return token;
+}
+
+AuditEvent ReadAuditEvent(const sql::ResultSet& rows) {
+  AuditEvent event;
+  event.id = rows.getInt64(1);
+  event.time = absl::FromUnixMicros(rows.getInt64(2));
+  event.type = rows.getString(3).asStdString();
+  event.actor_user_id = rows.getInt64(4);
+  event.subject_user_id = rows.getInt64(5);
+  event.object_id = rows.getString(6).asStdString();
+  event.credential_kind = rows.getString(7).asStdString();
+  event.peer = rows.getString(8).asStdString();
+  event.details = rows.getString(9).asStdString();
+  return event;
 }
 
 SessionRecord ReadSession(const sql::ResultSet& rows) {
@@ -264,11 +411,17 @@ User InsertUser(sql::Connection& connection, const NewUser& new_user,
   return user;
 }
 
+// Whether a SELECT locks the rows it returns until the transaction ends.
+enum class RowLock { kNone, kForUpdate };
+
 absl::StatusOr<TokenRecord> SelectToken(sql::Connection& connection,
-                                        absl::string_view public_id) {
-  Statement statement = Prepare(
-      connection, absl::StrCat("SELECT ", kTokenColumns,
-                               " FROM access_tokens WHERE public_id = ?"));
+                                        absl::string_view public_id,
+                                        RowLock lock = RowLock::kNone) {
+  Statement statement =
+      Prepare(connection,
+              absl::StrCat("SELECT ", kTokenColumns,
+                           " FROM access_tokens WHERE public_id = ?",
+                           lock == RowLock::kForUpdate ? " FOR UPDATE" : ""));
   statement->setString(1, Str(public_id));
   Rows rows(statement->executeQuery());
   if (!rows->next()) return absl::NotFoundError("access token not found");
@@ -282,9 +435,9 @@ bool UserExists(sql::Connection& connection, int64_t id) {
   return rows->next();
 }
 
-// Session handles and hashes are ASCII columns. A key with other bytes names
-// no row, and binding it would fail the comparison (MySQL error 1267), so
-// callers answer NOT_FOUND without asking the database.
+// Token public ids, session handles and hashes are ASCII columns. A key with
+// other bytes names no row, and binding it would fail the comparison (MySQL
+// error 1267), so callers answer NOT_FOUND without asking the database.
 bool IsAsciiKey(absl::string_view key) {
   return std::all_of(key.begin(), key.end(),
                      [](char c) { return absl::ascii_isascii(c); });
@@ -301,6 +454,229 @@ absl::StatusOr<SessionRecord> SelectSession(sql::Connection& connection,
   Rows rows(statement->executeQuery());
   if (!rows->next()) return absl::NotFoundError("session not found");
   return ReadSession(*rows);
+}
+
+// Locks the user's row until the transaction ends. Every transaction that
+// inserts tokens for a user takes this lock first, so they run one at a time
+// per user and always take their locks in the same order. False if there is
+// no such user.
+bool LockUser(sql::Connection& connection, int64_t user_id) {
+  Statement lock =
+      Prepare(connection, "SELECT id FROM users WHERE id = ? FOR UPDATE");
+  lock->setInt64(1, user_id);
+  Rows rows(lock->executeQuery());
+  return rows->next();
+}
+
+// The number of the user's tokens usable at `usable`.
+int64_t CountUsableTokens(sql::Connection& connection, int64_t user_id,
+                          const UsableAt& usable) {
+  Statement count = Prepare(
+      connection,
+      absl::StrCat("SELECT COUNT(*) FROM access_tokens WHERE user_id = ? AND ",
+                   kUsableCondition));
+  count->setInt64(1, user_id);
+  count->setInt64(2, absl::ToUnixMicros(usable.now));
+  count->setInt64(3, absl::ToUnixMicros(usable.stale_before));
+  Rows rows(count->executeQuery());
+  rows->next();
+  return rows->getInt64(1);
+}
+
+// A token ready to insert: its columns that need conversion, checked.
+struct TokenRow {
+  std::string scopes;
+  std::string peers;
+};
+
+absl::StatusOr<TokenRow> ToTokenRow(const TokenRecord& token,
+                                    absl::string_view operation) {
+  TokenRow row;
+  ASSIGN_OR_RETURN(row.scopes, JoinScopes(token.permissions.scopes, operation));
+  ASSIGN_OR_RETURN(row.peers, JoinPeers(token.last_used_peers, operation));
+  return row;
+}
+
+// Inserts `token` into `family_id` and returns it as stored (row id set,
+// times truncated). Throws sql::SQLException (1062 if the public id is
+// taken, 1452 if the owner does not exist).
+TokenRecord InsertTokenRow(sql::Connection& connection,
+                           const TokenRecord& token, const TokenRow& row,
+                           absl::string_view family_id) {
+  Statement insert =
+      Prepare(connection,
+              "INSERT INTO access_tokens (public_id, user_id, name, "
+              "value_hash, hint, access, scopes, create_time_us, "
+              "update_time_us, expire_time_us, last_used_time_us, "
+              "revoke_time_us, family_id, rotated_to, last_used_peers) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert->setString(1, token.public_id);
+  insert->setInt64(2, token.user_id);
+  insert->setString(3, token.name);
+  insert->setString(4, token.value_hash);
+  insert->setString(5, token.hint);
+  insert->setInt(6, AccessToColumn(token.permissions.access));
+  insert->setString(7, row.scopes);
+  insert->setInt64(8, absl::ToUnixMicros(token.create_time));
+  insert->setInt64(9, absl::ToUnixMicros(token.update_time));
+  BindOptionalTime(*insert, 10, token.expire_time);
+  BindOptionalTime(*insert, 11, token.last_used_time);
+  BindOptionalTime(*insert, 12, token.revoke_time);
+  insert->setString(13, Str(family_id));
+  if (token.rotated_to.has_value()) {
+    insert->setString(14, *token.rotated_to);
+  } else {
+    insert->setNull(14, sql::DataType::VARCHAR);
+  }
+  insert->setString(15, row.peers);
+  insert->executeUpdate();
+
+  TokenRecord stored = token;
+  stored.row_id = LastInsertId(connection);
+  stored.family_id = std::string(family_id);
+  stored.create_time = Truncate(token.create_time);
+  stored.update_time = Truncate(token.update_time);
+  stored.expire_time = Truncate(token.expire_time);
+  stored.last_used_time = Truncate(token.last_used_time);
+  stored.revoke_time = Truncate(token.revoke_time);
+  return stored;
+}
+
+// INVALID_ARGUMENT unless every field of `key` fits its ASCII column.
+absl::Status CheckIdempotencyKey(const IdempotencyKey& key,
+                                 absl::string_view operation) {
+  auto fits = [](absl::string_view value, size_t max_bytes) {
+    return !value.empty() && value.size() <= max_bytes && IsAsciiKey(value);
+  };
+  if (!fits(key.method, kMaxKeyMethodBytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        operation, ": idempotency key method must be 1..32 ASCII characters"));
+  }
+  if (!fits(key.request_id, kMaxKeyRequestIdBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(operation, ": request_id must be 1..64 ASCII characters"));
+  }
+  if (!fits(key.fingerprint, kMaxKeyFingerprintBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(operation,
+                     ": idempotency key fingerprint must be 1..64 ASCII "
+                     "characters"));
+  }
+  return absl::OkStatus();
+}
+
+// Looks `key` up for the user, inside a transaction that holds the user's
+// row lock (so no other request with the key can run meanwhile). Returns the
+// public id of the token the earlier request made when it is to be replayed;
+// nullopt when the request is new (a record older than key.forget_before is
+// deleted here); ALREADY_EXISTS when the key was used with other parameters.
+absl::StatusOr<std::optional<std::string>> FindIdempotencyKey(
+    sql::Connection& connection, int64_t user_id, const IdempotencyKey& key) {
+  Statement select =
+      Prepare(connection,
+              "SELECT fingerprint, token_public_id, create_time_us "
+              "FROM idempotency_keys WHERE user_id = ? AND method = ? AND "
+              "request_id = ? FOR UPDATE");
+  select->setInt64(1, user_id);
+  select->setString(2, key.method);
+  select->setString(3, key.request_id);
+  Rows rows(select->executeQuery());
+  if (!rows->next()) return std::nullopt;
+  if (rows->getInt64(3) < absl::ToUnixMicros(key.forget_before)) {
+    Statement forget =
+        Prepare(connection,
+                "DELETE FROM idempotency_keys WHERE user_id = ? AND "
+                "method = ? AND request_id = ?");
+    forget->setInt64(1, user_id);
+    forget->setString(2, key.method);
+    forget->setString(3, key.request_id);
+    forget->executeUpdate();
+    return std::nullopt;
+  }
+  // Compared here, byte for byte, whatever the column's collation.
+  if (rows->getString(1).asStdString() != key.fingerprint) {
+    return absl::AlreadyExistsError(
+        "request_id: already used for a request with different parameters");
+  }
+  return rows->getString(2).asStdString();
+}
+
+// Records `key` for the user as having made `token`.
+void InsertIdempotencyKey(sql::Connection& connection, int64_t user_id,
+                          const IdempotencyKey& key, const TokenRecord& token) {
+  Statement insert =
+      Prepare(connection,
+              "INSERT INTO idempotency_keys (user_id, method, request_id, "
+              "fingerprint, token_public_id, create_time_us) "
+              "VALUES (?, ?, ?, ?, ?, ?)");
+  insert->setInt64(1, user_id);
+  insert->setString(2, key.method);
+  insert->setString(3, key.request_id);
+  insert->setString(4, key.fingerprint);
+  insert->setString(5, token.public_id);
+  insert->setInt64(6, absl::ToUnixMicros(token.create_time));
+  insert->executeUpdate();
+}
+
+// The token an idempotent request made earlier, for a replay.
+absl::StatusOr<TokenRecord> SelectReplayedToken(sql::Connection& connection,
+                                                absl::string_view public_id) {
+  absl::StatusOr<TokenRecord> token = SelectToken(connection, public_id);
+  if (absl::IsNotFound(token.status())) {
+    return absl::FailedPreconditionError(
+        "request_id: the token it created no longer exists");
+  }
+  return token;
+}
+
+// Tokens in `state` at `at`, as core/policy.h StateOf() decides it: revoked
+// wins over expired, expired over stale. Appends the condition's parameters
+// to `params`.
+std::string TokenStateCondition(TokenState state, const UsableAt& at,
+                                std::vector<int64_t>& params) {
+  const int64_t now_us = absl::ToUnixMicros(at.now);
+  const int64_t stale_before_us = absl::ToUnixMicros(at.stale_before);
+  switch (state) {
+    case TokenState::kRevoked:
+      return "revoke_time_us IS NOT NULL";
+    case TokenState::kExpired:
+      params.push_back(now_us);
+      return "revoke_time_us IS NULL AND expire_time_us IS NOT NULL AND "
+             "expire_time_us <= ?";
+    case TokenState::kStale:
+      params.push_back(now_us);
+      params.push_back(stale_before_us);
+      return "revoke_time_us IS NULL AND (expire_time_us IS NULL OR "
+             "expire_time_us > ?) AND COALESCE(last_used_time_us, "
+             "create_time_us) < ?";
+    case TokenState::kActive:
+      params.push_back(now_us);
+      params.push_back(stale_before_us);
+      return kUsableCondition;
+  }
+  // Unreachable for a valid enum value; match nothing rather than all.
+  return "FALSE";
+}
+
+// "?, ?, ..., ?" with n placeholders (n >= 1).
+std::string Placeholders(size_t n) {
+  std::string out = "?";
+  for (size_t i = 1; i < n; ++i) out += ", ?";
+  return out;
+}
+
+// Why the janitor deletes `token` under `cutoffs`, for its audit event.
+const char* JanitorReason(const TokenRecord& token,
+                          const JanitorCutoffs& cutoffs) {
+  if (token.revoke_time.has_value() &&
+      *token.revoke_time < Truncate(cutoffs.revoked_before)) {
+    return "reason=revoked";
+  }
+  if (token.expire_time.has_value() &&
+      *token.expire_time < Truncate(cutoffs.expired_before)) {
+    return "reason=expired";
+  }
+  return "reason=unused";
 }
 
 }  // namespace
@@ -517,84 +893,55 @@ absl::Status MysqlStore::ClearPasswordFailures(int64_t user_id) {
 
 // --- Personal Access Tokens ---
 
-absl::StatusOr<TokenRecord> MysqlStore::InsertToken(const TokenRecord& token,
-                                                    int max_usable,
-                                                    const UsableAt& usable) {
+absl::StatusOr<InsertTokenResult> MysqlStore::InsertToken(
+    const TokenRecord& token, int max_usable, const UsableAt& usable,
+    const IdempotencyKey* key) {
   constexpr char kOperation[] = "InsertToken";
-  ASSIGN_OR_RETURN(const std::string scopes,
-                   JoinScopes(token.permissions.scopes, kOperation));
-  absl::StatusOr<TokenRecord> result;
-  for (int attempt = 0; attempt < kMaxTransactionAttempts; ++attempt) {
-    result = WithConnection(
+  ASSIGN_OR_RETURN(const TokenRow row, ToTokenRow(token, kOperation));
+  if (key != nullptr) RETURN_IF_ERROR(CheckIdempotencyKey(*key, kOperation));
+  const std::string family_id =
+      token.family_id.empty() ? token.public_id : token.family_id;
+  return RetryAborted([&]() -> absl::StatusOr<InsertTokenResult> {
+    return WithConnection(
         *pool_, acquire_timeout_, kOperation, Idempotent::kNo,
-        [&](Lease& lease) -> absl::StatusOr<TokenRecord> {
+        [&](Lease& lease) -> absl::StatusOr<InsertTokenResult> {
           Transaction transaction(lease);
-          // Locking the owner's row serializes inserts for one user, so the
-          // count below cannot go stale before the insert commits. Under READ
-          // COMMITTED the count sees every token committed before the lock.
-          {
-            Statement lock =
-                Prepare(*lease, "SELECT id FROM users WHERE id = ? FOR UPDATE");
-            lock->setInt64(1, token.user_id);
-            Rows rows(lock->executeQuery());
-            if (!rows->next()) {
-              return absl::NotFoundError("InsertToken: owner not found");
+          // Locking the owner's row serializes inserts for one user, so
+          // neither the key lookup nor the count below can go stale before
+          // the insert commits. Under READ COMMITTED they see every row
+          // committed before the lock was granted.
+          if (!LockUser(*lease, token.user_id)) {
+            return absl::NotFoundError("InsertToken: owner not found");
+          }
+          if (key != nullptr) {
+            ASSIGN_OR_RETURN(std::optional<std::string> earlier,
+                             FindIdempotencyKey(*lease, token.user_id, *key));
+            if (earlier.has_value()) {
+              ASSIGN_OR_RETURN(TokenRecord replayed,
+                               SelectReplayedToken(*lease, *earlier));
+              return InsertTokenResult{std::move(replayed), true};
             }
           }
-          if (max_usable > 0) {
-            Statement count = Prepare(
-                *lease, absl::StrCat("SELECT COUNT(*) FROM access_tokens "
-                                     "WHERE user_id = ? AND ",
-                                     kUsableCondition));
-            count->setInt64(1, token.user_id);
-            count->setInt64(2, absl::ToUnixMicros(usable.now));
-            count->setInt64(3, absl::ToUnixMicros(usable.stale_before));
-            Rows rows(count->executeQuery());
-            rows->next();
-            if (rows->getInt64(1) >= max_usable) {
-              return absl::ResourceExhaustedError(
-                  absl::StrCat("the limit of ", max_usable,
-                               " usable access tokens per user is reached"));
-            }
+          if (max_usable > 0 &&
+              CountUsableTokens(*lease, token.user_id, usable) >= max_usable) {
+            return absl::ResourceExhaustedError(
+                absl::StrCat("the limit of ", max_usable,
+                             " usable access tokens per user is reached"));
           }
-          Statement insert =
-              Prepare(*lease,
-                      "INSERT INTO access_tokens (public_id, user_id, name, "
-                      "value_hash, hint, access, scopes, create_time_us, "
-                      "update_time_us, expire_time_us, last_used_time_us, "
-                      "revoke_time_us) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-          insert->setString(1, token.public_id);
-          insert->setInt64(2, token.user_id);
-          insert->setString(3, token.name);
-          insert->setString(4, token.value_hash);
-          insert->setString(5, token.hint);
-          insert->setInt(6, AccessToColumn(token.permissions.access));
-          insert->setString(7, scopes);
-          insert->setInt64(8, absl::ToUnixMicros(token.create_time));
-          insert->setInt64(9, absl::ToUnixMicros(token.update_time));
-          BindOptionalTime(*insert, 10, token.expire_time);
-          BindOptionalTime(*insert, 11, token.last_used_time);
-          BindOptionalTime(*insert, 12, token.revoke_time);
-          insert->executeUpdate();
-          const int64_t row_id = LastInsertId(*lease);
+          TokenRecord stored = InsertTokenRow(*lease, token, row, family_id);
+          if (key != nullptr) {
+            InsertIdempotencyKey(*lease, token.user_id, *key, stored);
+          }
           transaction.Commit();
-
-          TokenRecord stored = token;
-          stored.row_id = row_id;
-          stored.create_time = Truncate(token.create_time);
-          stored.update_time = Truncate(token.update_time);
-          stored.expire_time = Truncate(token.expire_time);
-          stored.last_used_time = Truncate(token.last_used_time);
-          stored.revoke_time = Truncate(token.revoke_time);
-          return stored;
+          return InsertTokenResult{std::move(stored), false};
         });
-    if (!absl::IsAborted(result.status())) break;
-  }
-  return result;
+  });
 }
 
 absl::StatusOr<TokenRecord> MysqlStore::GetToken(absl::string_view public_id) {
+  if (!IsAsciiKey(public_id)) {
+    return absl::NotFoundError("access token not found");
+  }
   return WithConnection(*pool_, acquire_timeout_, "GetToken", Idempotent::kYes,
                         [&](Lease& lease) -> absl::StatusOr<TokenRecord> {
                           return SelectToken(*lease, public_id);
@@ -606,29 +953,42 @@ absl::StatusOr<std::vector<TokenRecord>> MysqlStore::ListTokens(
   if (query.limit < 1) {
     return absl::InvalidArgumentError("ListTokens: limit must be at least 1");
   }
+  if (!IsValidUtf8(query.name_contains)) {
+    return absl::InvalidArgumentError(
+        "ListTokens: name_contains is not valid UTF-8");
+  }
   return WithConnection(
       *pool_, acquire_timeout_, "ListTokens", Idempotent::kYes,
       [&](Lease& lease) -> absl::StatusOr<std::vector<TokenRecord>> {
+        // Parameters in order, all integers but the name.
+        std::vector<int64_t> params = {query.user_id};
         std::string sql = absl::StrCat("SELECT ", kTokenColumns,
                                        " FROM access_tokens WHERE user_id = ?");
-        if (query.before_row.has_value()) absl::StrAppend(&sql, " AND id < ?");
-        if (query.usable_only.has_value()) {
-          absl::StrAppend(&sql, " AND ", kUsableCondition);
+        if (query.before_row.has_value()) {
+          absl::StrAppend(&sql, " AND id < ?");
+          params.push_back(*query.before_row);
         }
+        if (query.state.has_value()) {
+          absl::StrAppend(&sql, " AND (",
+                          TokenStateCondition(*query.state, query.at, params),
+                          ")");
+        }
+        if (query.expire_before.has_value()) {
+          absl::StrAppend(&sql,
+                          " AND expire_time_us IS NOT NULL AND "
+                          "expire_time_us <= ?");
+          params.push_back(absl::ToUnixMicros(*query.expire_before));
+        }
+        // INSTR, not LIKE: no wildcards to escape. The name column is
+        // utf8mb4_bin, so the match is exact, case included.
+        const bool by_name = !query.name_contains.empty();
+        if (by_name) absl::StrAppend(&sql, " AND INSTR(name, ?) > 0");
         absl::StrAppend(&sql, " ORDER BY id DESC LIMIT ?");
 
         Statement statement = Prepare(*lease, sql);
         int index = 1;
-        statement->setInt64(index++, query.user_id);
-        if (query.before_row.has_value()) {
-          statement->setInt64(index++, *query.before_row);
-        }
-        if (query.usable_only.has_value()) {
-          statement->setInt64(index++,
-                              absl::ToUnixMicros(query.usable_only->now));
-          statement->setInt64(
-              index++, absl::ToUnixMicros(query.usable_only->stale_before));
-        }
+        for (int64_t param : params) statement->setInt64(index++, param);
+        if (by_name) statement->setString(index++, query.name_contains);
         statement->setInt(index++, query.limit);
 
         Rows rows(statement->executeQuery());
@@ -649,6 +1009,9 @@ absl::StatusOr<TokenRecord> MysqlStore::UpdateToken(absl::string_view public_id,
   if (update.permissions.has_value()) {
     ASSIGN_OR_RETURN(scopes,
                      JoinScopes(update.permissions->scopes, kOperation));
+  }
+  if (!IsAsciiKey(public_id)) {
+    return absl::NotFoundError("access token not found or revoked");
   }
   return WithConnection(
       *pool_, acquire_timeout_, kOperation, Idempotent::kNo,
@@ -690,6 +1053,9 @@ absl::StatusOr<TokenRecord> MysqlStore::UpdateToken(absl::string_view public_id,
 
 absl::StatusOr<TokenRecord> MysqlStore::RevokeToken(absl::string_view public_id,
                                                     absl::Time now) {
+  if (!IsAsciiKey(public_id)) {
+    return absl::NotFoundError("access token not found or already revoked");
+  }
   return WithConnection(
       *pool_, acquire_timeout_, "RevokeToken", Idempotent::kNo,
       [&](Lease& lease) -> absl::StatusOr<TokenRecord> {
@@ -706,6 +1072,369 @@ absl::StatusOr<TokenRecord> MysqlStore::RevokeToken(absl::string_view public_id,
               "access token not found or already revoked");
         }
         return SelectToken(*lease, public_id);
+      });
+}
+
+absl::StatusOr<RotateTokenResult> MysqlStore::RotateToken(
+    absl::string_view old_public_id, const TokenRecord& successor,
+    absl::Time now, const IdempotencyKey* key) {
+  constexpr char kOperation[] = "RotateToken";
+  ASSIGN_OR_RETURN(const TokenRow row, ToTokenRow(successor, kOperation));
+  if (key != nullptr) RETURN_IF_ERROR(CheckIdempotencyKey(*key, kOperation));
+  if (!IsAsciiKey(old_public_id)) {
+    return absl::NotFoundError("access token not found");
+  }
+  return RetryAborted([&]() -> absl::StatusOr<RotateTokenResult> {
+    return WithConnection(
+        *pool_, acquire_timeout_, kOperation, Idempotent::kNo,
+        [&](Lease& lease) -> absl::StatusOr<RotateTokenResult> {
+          Transaction transaction(lease);
+          // The same first lock as InsertToken: rotations and creates of one
+          // user run one at a time, and the key lookup cannot go stale.
+          if (!LockUser(*lease, successor.user_id)) {
+            return absl::NotFoundError("access token not found");
+          }
+          if (key != nullptr) {
+            ASSIGN_OR_RETURN(
+                std::optional<std::string> earlier,
+                FindIdempotencyKey(*lease, successor.user_id, *key));
+            if (earlier.has_value()) {
+              // Not FAILED_PRECONDITION when a token of the rotation is gone:
+              // for RotateToken that code means "already rotated out", which
+              // callers treat as reuse and answer by revoking the family.
+              absl::StatusOr<TokenRecord> made = SelectToken(*lease, *earlier);
+              absl::StatusOr<TokenRecord> retired =
+                  SelectToken(*lease, old_public_id);
+              if (absl::IsNotFound(made.status()) ||
+                  absl::IsNotFound(retired.status())) {
+                return absl::NotFoundError(
+                    "request_id: a token of the rotation it made no longer "
+                    "exists");
+              }
+              if (!made.ok()) return made.status();
+              if (!retired.ok()) return retired.status();
+              if (retired->rotated_to != made->public_id) {
+                // The key made a successor for another token.
+                return absl::AlreadyExistsError(
+                    "request_id: already used for a request with different "
+                    "parameters");
+              }
+              return RotateTokenResult{*std::move(retired), *std::move(made),
+                                       /*replayed=*/true};
+            }
+          }
+
+          absl::StatusOr<TokenRecord> old =
+              SelectToken(*lease, old_public_id, RowLock::kForUpdate);
+          if (absl::IsNotFound(old.status()) ||
+              (old.ok() && old->user_id != successor.user_id)) {
+            return absl::NotFoundError("access token not found");
+          }
+          if (!old.ok()) return old.status();
+          if (old->revoke_time.has_value()) {
+            if (old->rotated_to.has_value()) {
+              return absl::FailedPreconditionError(
+                  "access token was already rotated");
+            }
+            return absl::NotFoundError("access token not found or revoked");
+          }
+
+          // The family id is written out on the old row too, in case it
+          // predates migration 3 (NULL there means the same thing).
+          Statement retire =
+              Prepare(*lease,
+                      "UPDATE access_tokens SET revoke_time_us = ?, "
+                      "update_time_us = ?, rotated_to = ?, family_id = ? "
+                      "WHERE id = ?");
+          retire->setInt64(1, absl::ToUnixMicros(now));
+          retire->setInt64(2, absl::ToUnixMicros(now));
+          retire->setString(3, successor.public_id);
+          retire->setString(4, old->family_id);
+          retire->setInt64(5, old->row_id);
+          retire->executeUpdate();
+
+          RotateTokenResult result;
+          result.old_token = *std::move(old);
+          result.old_token.revoke_time = Truncate(now);
+          result.old_token.update_time = Truncate(now);
+          result.old_token.rotated_to = successor.public_id;
+          result.successor = InsertTokenRow(*lease, successor, row,
+                                            result.old_token.family_id);
+          if (key != nullptr) {
+            InsertIdempotencyKey(*lease, successor.user_id, *key,
+                                 result.successor);
+          }
+          transaction.Commit();
+          return result;
+        });
+  });
+}
+
+absl::StatusOr<int> MysqlStore::RevokeTokenFamily(absl::string_view family_id,
+                                                  absl::Time now) {
+  // Family ids are public ids: ASCII, never empty.
+  if (family_id.empty() || !IsAsciiKey(family_id)) return 0;
+  return WithConnection(
+      *pool_, acquire_timeout_, "RevokeTokenFamily", Idempotent::kNo,
+      [&](Lease& lease) -> absl::StatusOr<int> {
+        // A row from before migration 3 has no family id: it is the first
+        // (and only) token of the family named by its public id.
+        Statement statement = Prepare(
+            *lease,
+            "UPDATE access_tokens SET revoke_time_us = ?, update_time_us = ? "
+            "WHERE (family_id = ? OR ((family_id IS NULL OR family_id = '') "
+            "AND public_id = ?)) AND revoke_time_us IS NULL");
+        statement->setInt64(1, absl::ToUnixMicros(now));
+        statement->setInt64(2, absl::ToUnixMicros(now));
+        statement->setString(3, Str(family_id));
+        statement->setString(4, Str(family_id));
+        return statement->executeUpdate();
+      });
+}
+
+absl::Status MysqlStore::RecordTokenUses(const std::vector<TokenUse>& uses,
+                                         int max_peers) {
+  constexpr char kOperation[] = "RecordTokenUses";
+  if (max_peers < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kOperation, ": max_peers must not be negative"));
+  }
+  // The uses of each token, in the order given; tokens in first-use order.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const TokenUse*>> by_token;
+  for (const TokenUse& use : uses) {
+    // Not ASCII: names no token (see IsAsciiKey).
+    if (use.public_id.empty() || !IsAsciiKey(use.public_id)) continue;
+    std::vector<const TokenUse*>& token_uses = by_token[use.public_id];
+    if (token_uses.empty()) order.push_back(use.public_id);
+    token_uses.push_back(&use);
+  }
+
+  // One short transaction per token: each locks one row only, so they can
+  // neither deadlock with each other nor hold up validation for long.
+  for (const std::string& public_id : order) {
+    const std::vector<const TokenUse*>& token_uses = by_token[public_id];
+    RETURN_IF_ERROR(RetryAborted([&]() -> absl::Status {
+      return WithConnection(
+          *pool_, acquire_timeout_, kOperation, Idempotent::kNo,
+          [&](Lease& lease) -> absl::Status {
+            Transaction transaction(lease);
+            Statement select =
+                Prepare(*lease,
+                        "SELECT id, revoke_time_us, expire_time_us, "
+                        "last_used_time_us, last_used_peers FROM "
+                        "access_tokens WHERE public_id = ? FOR UPDATE");
+            select->setString(1, public_id);
+            Rows rows(select->executeQuery());
+            if (!rows->next()) return absl::OkStatus();     // Deleted: skip.
+            if (!rows->isNull(2)) return absl::OkStatus();  // Revoked.
+            const int64_t id = rows->getInt64(1);
+            const std::optional<absl::Time> expire_time =
+                OptionalTime(*rows, 3);
+            std::optional<absl::Time> last_used = OptionalTime(*rows, 4);
+            std::vector<std::string> peers = absl::StrSplit(
+                rows->getString(5).asStdString(), '\n', absl::SkipEmpty());
+
+            bool changed = false;
+            for (const TokenUse* use : token_uses) {
+              const absl::Time time = Truncate(use->time);
+              // A use at or after the expiration did not happen.
+              if (expire_time.has_value() && *expire_time <= time) continue;
+              changed = true;
+              if (!last_used.has_value() || *last_used < time) {
+                last_used = time;
+              }
+              const std::string peer = NormalizePeer(use->peer);
+              if (peer.empty()) continue;  // No address known.
+              peers.erase(std::remove(peers.begin(), peers.end(), peer),
+                          peers.end());
+              peers.insert(peers.begin(), peer);
+            }
+            if (!changed) return absl::OkStatus();
+            if (peers.size() > static_cast<size_t>(max_peers)) {
+              peers.resize(max_peers);
+            }
+            std::string joined = absl::StrJoin(peers, "\n");
+            // Too many long peers for the column: drop the oldest.
+            while (joined.size() > kMaxLastUsedPeersBytes) {
+              peers.pop_back();
+              joined = absl::StrJoin(peers, "\n");
+            }
+
+            // update_time stays: it tracks edits by the owner.
+            Statement update =
+                Prepare(*lease,
+                        "UPDATE access_tokens SET last_used_time_us = ?, "
+                        "last_used_peers = ? WHERE id = ?");
+            update->setInt64(1, absl::ToUnixMicros(*last_used));
+            update->setString(2, joined);
+            update->setInt64(3, id);
+            update->executeUpdate();
+            transaction.Commit();
+            return absl::OkStatus();
+          });
+    }));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TokenRecord>> MysqlStore::DeleteUnusableTokens(
+    const JanitorCutoffs& cutoffs, int batch_size, absl::Time now) {
+  constexpr char kOperation[] = "DeleteUnusableTokens";
+  if (batch_size < 1 || batch_size > kMaxJanitorBatch) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kOperation, ": batch_size must be in 1..", kMaxJanitorBatch));
+  }
+  return RetryAborted([&]() -> absl::StatusOr<std::vector<TokenRecord>> {
+    return WithConnection(
+        *pool_, acquire_timeout_, kOperation, Idempotent::kNo,
+        [&](Lease& lease) -> absl::StatusOr<std::vector<TokenRecord>> {
+          Transaction transaction(lease);
+          // SKIP LOCKED (MariaDB 10.6+): rows another janitor (or any
+          // writer) holds are left for a later run, so concurrent janitors
+          // neither wait for nor delete the same rows.
+          Statement select = Prepare(
+              *lease,
+              absl::StrCat("SELECT ", kTokenColumns,
+                           " FROM access_tokens WHERE revoke_time_us < ? OR "
+                           "expire_time_us < ? OR COALESCE(last_used_time_us, "
+                           "create_time_us) < ? ORDER BY id LIMIT ? "
+                           "FOR UPDATE SKIP LOCKED"));
+          select->setInt64(1, absl::ToUnixMicros(cutoffs.revoked_before));
+          select->setInt64(2, absl::ToUnixMicros(cutoffs.expired_before));
+          select->setInt64(3, absl::ToUnixMicros(cutoffs.unused_before));
+          select->setInt(4, batch_size);
+          std::vector<TokenRecord> tokens;
+          {
+            Rows rows(select->executeQuery());
+            while (rows->next()) {
+              ASSIGN_OR_RETURN(TokenRecord token, ReadToken(*rows));
+              tokens.push_back(std::move(token));
+            }
+          }
+          if (tokens.empty()) return tokens;
+
+          const std::string placeholders = Placeholders(tokens.size());
+          Statement delete_tokens = Prepare(
+              *lease, absl::StrCat("DELETE FROM access_tokens WHERE id IN (",
+                                   placeholders, ")"));
+          Statement delete_keys =
+              Prepare(*lease, absl::StrCat("DELETE FROM idempotency_keys WHERE "
+                                           "token_public_id IN (",
+                                           placeholders, ")"));
+          for (size_t i = 0; i < tokens.size(); ++i) {
+            const int index = static_cast<int>(i) + 1;
+            delete_tokens->setInt64(index, tokens[i].row_id);
+            delete_keys->setString(index, tokens[i].public_id);
+          }
+          delete_tokens->executeUpdate();
+          delete_keys->executeUpdate();
+
+          Statement audit =
+              Prepare(*lease,
+                      "INSERT INTO audit_events (time_us, type, "
+                      "actor_user_id, subject_user_id, object_id, "
+                      "credential_kind, peer, details) "
+                      "VALUES (?, ?, 0, ?, ?, '', '', ?)");
+          for (const TokenRecord& token : tokens) {
+            audit->setInt64(1, absl::ToUnixMicros(now));
+            audit->setString(2, kJanitorDeleteEvent);
+            audit->setInt64(3, token.user_id);
+            audit->setString(4, token.public_id);
+            audit->setString(5, JanitorReason(token, cutoffs));
+            audit->executeUpdate();
+          }
+          transaction.Commit();
+          return tokens;
+        });
+  });
+}
+
+absl::StatusOr<int> MysqlStore::DeleteIdempotencyKeys(absl::Time before,
+                                                      int batch_size) {
+  constexpr char kOperation[] = "DeleteIdempotencyKeys";
+  if (batch_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kOperation, ": batch_size must be at least 1"));
+  }
+  return WithConnection(
+      *pool_, acquire_timeout_, kOperation, Idempotent::kNo,
+      [&](Lease& lease) -> absl::StatusOr<int> {
+        Statement statement =
+            Prepare(*lease,
+                    "DELETE FROM idempotency_keys WHERE create_time_us < ? "
+                    "ORDER BY create_time_us LIMIT ?");
+        statement->setInt64(1, absl::ToUnixMicros(before));
+        statement->setInt(2, batch_size);
+        return statement->executeUpdate();
+      });
+}
+
+// --- Audit log ---
+
+absl::Status MysqlStore::AppendAuditEvent(const AuditEvent& event) {
+  return WithConnection(
+      *pool_, acquire_timeout_, "AppendAuditEvent", Idempotent::kNo,
+      [&](Lease& lease) -> absl::Status {
+        Statement insert =
+            Prepare(*lease,
+                    "INSERT INTO audit_events (time_us, type, actor_user_id, "
+                    "subject_user_id, object_id, credential_kind, peer, "
+                    "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        insert->setInt64(1, absl::ToUnixMicros(event.time));
+        insert->setString(2, event.type);
+        insert->setInt64(3, event.actor_user_id);
+        insert->setInt64(4, event.subject_user_id);
+        insert->setString(5, FitUtf8(event.object_id, kMaxAuditObjectIdBytes));
+        insert->setString(6, event.credential_kind);
+        insert->setString(7, FitUtf8(event.peer, kMaxAuditPeerBytes));
+        insert->setString(8, FitUtf8(event.details, kMaxAuditDetailsBytes));
+        insert->executeUpdate();
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<std::vector<AuditEvent>> MysqlStore::ListAuditEvents(
+    const AuditQuery& query) {
+  if (query.limit < 1) {
+    return absl::InvalidArgumentError(
+        "ListAuditEvents: limit must be at least 1");
+  }
+  // Types are ASCII: another one names no event (see IsAsciiKey).
+  if (query.type.has_value() && !IsAsciiKey(*query.type)) {
+    return std::vector<AuditEvent>();
+  }
+  return WithConnection(
+      *pool_, acquire_timeout_, "ListAuditEvents", Idempotent::kYes,
+      [&](Lease& lease) -> absl::StatusOr<std::vector<AuditEvent>> {
+        std::string sql = absl::StrCat("SELECT ", kAuditColumns,
+                                       " FROM audit_events WHERE TRUE");
+        if (query.user_id.has_value()) {
+          absl::StrAppend(&sql,
+                          " AND (actor_user_id = ? OR subject_user_id = ?)");
+        }
+        if (query.type.has_value()) absl::StrAppend(&sql, " AND type = ?");
+        if (query.before_id.has_value()) absl::StrAppend(&sql, " AND id < ?");
+        absl::StrAppend(&sql, " ORDER BY id DESC LIMIT ?");
+
+        Statement statement = Prepare(*lease, sql);
+        int index = 1;
+        if (query.user_id.has_value()) {
+          statement->setInt64(index++, *query.user_id);
+          statement->setInt64(index++, *query.user_id);
+        }
+        if (query.type.has_value()) {
+          statement->setString(index++, *query.type);
+        }
+        if (query.before_id.has_value()) {
+          statement->setInt64(index++, *query.before_id);
+        }
+        statement->setInt(index++, query.limit);
+
+        Rows rows(statement->executeQuery());
+        std::vector<AuditEvent> events;
+        while (rows->next()) events.push_back(ReadAuditEvent(*rows));
+        return events;
       });
 }
 

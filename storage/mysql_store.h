@@ -66,12 +66,19 @@ class MysqlStore : public Store {
                                absl::Time now) override;
   absl::Status SetPasswordHash(int64_t id, absl::string_view hash,
                                absl::Time now) override;
-  // Retries internally when the transaction hits a deadlock.
-  absl::StatusOr<TokenRecord> InsertToken(const TokenRecord& token,
-                                          int max_usable,
-                                          const UsableAt& usable) override;
+  // Retries internally when the transaction hits a deadlock. A last-use
+  // peer that is empty or holds a newline is INVALID_ARGUMENT, and so is a
+  // key field that is empty, not ASCII, or longer than its column (method
+  // 32, request_id 64, fingerprint 64). The key is recorded under
+  // key->method as given. A replay whose token has been deleted since is
+  // FAILED_PRECONDITION.
+  absl::StatusOr<InsertTokenResult> InsertToken(
+      const TokenRecord& token, int max_usable, const UsableAt& usable,
+      const IdempotencyKey* key) override;
+  // A public id with non-ASCII bytes is NOT_FOUND (ids are ASCII columns);
+  // likewise for UpdateToken, RevokeToken and RotateToken.
   absl::StatusOr<TokenRecord> GetToken(absl::string_view public_id) override;
-  // INVALID_ARGUMENT if query.limit < 1.
+  // INVALID_ARGUMENT if query.limit < 1 or name_contains is not UTF-8.
   absl::StatusOr<std::vector<TokenRecord>> ListTokens(
       const TokenListQuery& query) override;
   // Always sets update_time to `now`, even if no field is set.
@@ -81,6 +88,47 @@ class MysqlStore : public Store {
   // Sets revoke_time and update_time to `now`.
   absl::StatusOr<TokenRecord> RevokeToken(absl::string_view public_id,
                                           absl::Time now) override;
+  // Takes the owner's row lock first, as InsertToken does, so it serializes
+  // with creates and other rotations of the user; no limit check (one token
+  // out, one in). Sets the old token's update_time to `now` too. A replay
+  // returns both tokens as stored now; NOT_FOUND (not FAILED_PRECONDITION,
+  // which here means only "already rotated out") if either was deleted
+  // since. Key and peer checks and deadlock retries as InsertToken.
+  absl::StatusOr<RotateTokenResult> RotateToken(
+      absl::string_view old_public_id, const TokenRecord& successor,
+      absl::Time now, const IdempotencyKey* key) override;
+  // Sets update_time to `now` too. Rows from before migration 3 (no family
+  // id) are their own family.
+  absl::StatusOr<int> RevokeTokenFamily(absl::string_view family_id,
+                                        absl::Time now) override;
+  // One short transaction per token; stops at the first error (uses of the
+  // tokens not reached yet are dropped). A revoked token is skipped whatever
+  // the use's time. update_time does not change. A peer is stored with
+  // newlines replaced by spaces, bytes that are not UTF-8 replaced by '?',
+  // and cut to 128 bytes on a character boundary; an empty peer only moves
+  // last_used_time. Oldest peers are dropped further if the list would not
+  // fit its 1024-byte column. INVALID_ARGUMENT if max_peers < 0 (0 keeps no
+  // peers).
+  absl::Status RecordTokenUses(const std::vector<TokenUse>& uses,
+                               int max_peers) override;
+  // Oldest rows (by row id) first. Also forgets the idempotency keys that
+  // point at the deleted tokens. The audit events have actor 0, the owner as
+  // subject, the public id as object, and details "reason=revoked",
+  // "reason=expired" or "reason=unused" (the first cutoff that matched, in
+  // that order). INVALID_ARGUMENT unless batch_size is in 1..10000.
+  absl::StatusOr<std::vector<TokenRecord>> DeleteUnusableTokens(
+      const JanitorCutoffs& cutoffs, int batch_size, absl::Time now) override;
+  // Oldest first. INVALID_ARGUMENT if batch_size < 1.
+  absl::StatusOr<int> DeleteIdempotencyKeys(absl::Time before,
+                                            int batch_size) override;
+  // object_id, peer and details are fitted to their columns (128, 128 and
+  // 1024 bytes; non-UTF-8 bytes become '?') rather than refused. A type or
+  // credential kind that is not ASCII or too long (64, 16) is
+  // INVALID_ARGUMENT.
+  absl::Status AppendAuditEvent(const AuditEvent& event) override;
+  // INVALID_ARGUMENT if query.limit < 1.
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
+      const AuditQuery& query) override;
   // One UPDATE of the user's row, so parallel calls cannot pass the limit.
   // The window that starts at the first failure ends at start + period: a
   // call at or after that instant restarts it. INVALID_ARGUMENT if

@@ -37,9 +37,10 @@ class CountingStore : public Store {
                                absl::Time now) override {
     return Count(), inner_->SetPasswordHash(id, h, now);
   }
-  absl::StatusOr<TokenRecord> InsertToken(const TokenRecord& t, int max,
-                                          const UsableAt& u) override {
-    return Count(), inner_->InsertToken(t, max, u);
+  absl::StatusOr<InsertTokenResult> InsertToken(
+      const TokenRecord& t, int max, const UsableAt& u,
+      const IdempotencyKey* key) override {
+    return Count(), inner_->InsertToken(t, max, u, key);
   }
   absl::StatusOr<TokenRecord> GetToken(absl::string_view id) override {
     return Count(), inner_->GetToken(id);
@@ -56,6 +57,34 @@ class CountingStore : public Store {
   absl::StatusOr<TokenRecord> RevokeToken(absl::string_view id,
                                           absl::Time now) override {
     return Count(), inner_->RevokeToken(id, now);
+  }
+  absl::StatusOr<RotateTokenResult> RotateToken(
+      absl::string_view old_id, const TokenRecord& successor, absl::Time now,
+      const IdempotencyKey* key) override {
+    return Count(), inner_->RotateToken(old_id, successor, now, key);
+  }
+  absl::StatusOr<int> RevokeTokenFamily(absl::string_view family_id,
+                                        absl::Time now) override {
+    return Count(), inner_->RevokeTokenFamily(family_id, now);
+  }
+  absl::Status RecordTokenUses(const std::vector<TokenUse>& uses,
+                               int max_peers) override {
+    return Count(), inner_->RecordTokenUses(uses, max_peers);
+  }
+  absl::StatusOr<std::vector<TokenRecord>> DeleteUnusableTokens(
+      const JanitorCutoffs& cutoffs, int batch_size, absl::Time now) override {
+    return Count(), inner_->DeleteUnusableTokens(cutoffs, batch_size, now);
+  }
+  absl::StatusOr<int> DeleteIdempotencyKeys(absl::Time before,
+                                            int batch_size) override {
+    return Count(), inner_->DeleteIdempotencyKeys(before, batch_size);
+  }
+  absl::Status AppendAuditEvent(const AuditEvent& event) override {
+    return Count(), inner_->AppendAuditEvent(event);
+  }
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
+      const AuditQuery& q) override {
+    return Count(), inner_->ListAuditEvents(q);
   }
   absl::StatusOr<bool> ReservePasswordCheck(int64_t id, const LockoutRule& r,
                                             absl::Time now) override {

@@ -1,11 +1,16 @@
 // Tests of storage/ against a real MariaDB (see tests/test_db.h): the
-// MysqlStore contract (users, tokens, failed-login lockout, sessions), its
+// MysqlStore contract (users, tokens, idempotency keys, rotation, last use,
+// the janitor, the audit log, failed-login lockout, sessions), its
 // concurrency guarantees, migrations, the connection pool and the error
 // mapping.
 #include "storage/mysql_store.h"
 
+#include <cppconn/connection.h>
 #include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -19,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "core/policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/connection_pool.h"
@@ -73,6 +79,9 @@ void ExpectSameToken(const TokenRecord& actual, const TokenRecord& expected) {
   EXPECT_EQ(actual.expire_time, expected.expire_time);
   EXPECT_EQ(actual.last_used_time, expected.last_used_time);
   EXPECT_EQ(actual.revoke_time, expected.revoke_time);
+  EXPECT_EQ(actual.family_id, expected.family_id);
+  EXPECT_EQ(actual.rotated_to, expected.rotated_to);
+  EXPECT_EQ(actual.last_used_peers, expected.last_used_peers);
 }
 
 std::vector<int64_t> RowIds(const std::vector<TokenRecord>& tokens) {
@@ -97,10 +106,12 @@ class MysqlStoreTest : public ::testing::Test {
   }
 
   TokenRecord Insert(const TokenRecord& token, int max_usable = 0) {
-    absl::StatusOr<TokenRecord> stored =
-        store_->InsertToken(token, max_usable, Usable());
+    absl::StatusOr<InsertTokenResult> stored =
+        store_->InsertToken(token, max_usable, Usable(), nullptr);
     EXPECT_TRUE(stored.ok()) << stored.status();
-    return stored.ok() ? *stored : TokenRecord{};
+    if (!stored.ok()) return TokenRecord{};
+    EXPECT_FALSE(stored->replayed);
+    return stored->token;
   }
 
   UsableAt Usable() {
@@ -266,6 +277,7 @@ TEST_F(MysqlStoreTest, InsertAndGetTokenRoundTrip) {
   const TokenRecord stored = Insert(token);
   EXPECT_GT(stored.row_id, 0);
   token.row_id = stored.row_id;
+  token.family_id = "pid0001";  // An empty family id starts a family.
   ExpectSameToken(stored, token);
 
   absl::StatusOr<TokenRecord> read = store_->GetToken("pid0001");
@@ -291,26 +303,27 @@ TEST_F(MysqlStoreTest, InsertTokenErrors) {
   EXPECT_CODE(
       store_
           ->InsertToken(MakeToken(user.id + 100, "pid0001", clock_.Now()), 10,
-                        Usable())
+                        Usable(), nullptr)
           .status(),
       kNotFound);
 
   Insert(MakeToken(user.id, "pid0001", clock_.Now()));
   TokenRecord duplicate = MakeToken(user.id, "pid0001", clock_.Now());
   duplicate.value_hash = std::string(64, 'b');
-  absl::Status status = store_->InsertToken(duplicate, 0, Usable()).status();
+  absl::Status status =
+      store_->InsertToken(duplicate, 0, Usable(), nullptr).status();
   EXPECT_CODE(status, kAlreadyExists);
   EXPECT_THAT(status.message(), Not(HasSubstr("pid0001")));
   EXPECT_THAT(status.message(), Not(HasSubstr("bbbb")));
 
   TokenRecord spaced = MakeToken(user.id, "pid0002", clock_.Now());
   spaced.permissions.scopes = {"tasks read"};
-  EXPECT_CODE(store_->InsertToken(spaced, 0, Usable()).status(),
+  EXPECT_CODE(store_->InsertToken(spaced, 0, Usable(), nullptr).status(),
               kInvalidArgument);
 
   TokenRecord long_name = MakeToken(user.id, "pid0003", clock_.Now());
   long_name.name = std::string(300, 'n');
-  EXPECT_CODE(store_->InsertToken(long_name, 0, Usable()).status(),
+  EXPECT_CODE(store_->InsertToken(long_name, 0, Usable(), nullptr).status(),
               kInvalidArgument);
 }
 
@@ -342,11 +355,12 @@ TEST_F(MysqlStoreTest, ListTokensNewestFirstWithPaging) {
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_THAT(RowIds(*page), ElementsAre(ids[0]));
 
-  // usable_only hides revoked tokens.
+  // The active state hides revoked tokens.
   ASSERT_TRUE(store_->RevokeToken("pid0004", clock_.Now()).ok());
   query.before_row.reset();
   query.limit = 10;
-  query.usable_only = Usable();
+  query.state = TokenState::kActive;
+  query.at = Usable();
   page = store_->ListTokens(query);
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_THAT(RowIds(*page), ElementsAre(ids[4], ids[2], ids[1], ids[0]));
@@ -435,7 +449,8 @@ TEST_F(MysqlStoreTest, LimitHoldsUnderConcurrentInserts) {
       const TokenRecord token =
           MakeToken(user.id, absl::StrCat("pid", i), clock_.Now());
       start.WaitForNotification();
-      results[i] = store_->InsertToken(token, kLimit, Usable()).status();
+      results[i] =
+          store_->InsertToken(token, kLimit, Usable(), nullptr).status();
     });
   }
   start.Notify();
@@ -487,7 +502,8 @@ TEST_F(MysqlStoreTest, UnusableTokensDoNotCountTowardsTheLimit) {
   Insert(MakeToken(user.id, "fresh", now), 2);
 
   absl::Status third =
-      store_->InsertToken(MakeToken(user.id, "third", now), 2, Usable())
+      store_
+          ->InsertToken(MakeToken(user.id, "third", now), 2, Usable(), nullptr)
           .status();
   EXPECT_CODE(third, kResourceExhausted);
   EXPECT_THAT(third.message(), HasSubstr("2"));
@@ -538,11 +554,11 @@ TEST(MysqlStoreUnreachableTest, UnreachableDatabaseIsUnavailableQuickly) {
       (*store)->CreateUser({"x", "$h", false}, absl::UnixEpoch()).status(),
       kUnavailable);
   EXPECT_CODE((*store)->GetToken("pid").status(), kUnavailable);
-  EXPECT_CODE(
-      (*store)
-          ->InsertToken(MakeToken(1, "pid", absl::UnixEpoch()), 10, UsableAt{})
-          .status(),
-      kUnavailable);
+  EXPECT_CODE((*store)
+                  ->InsertToken(MakeToken(1, "pid", absl::UnixEpoch()), 10,
+                                UsableAt{}, nullptr)
+                  .status(),
+              kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
@@ -709,8 +725,23 @@ std::vector<std::string> RecordCounts(const MysqlOptions& options) {
   return counts;
 }
 
+// Turns a fully migrated database back into one at version 2.
+void RevertToVersionTwo(const MysqlOptions& options) {
+  ASSERT_OK(ExecuteForTest(options, "DROP TABLE idempotency_keys"));
+  ASSERT_OK(ExecuteForTest(options, "DROP TABLE audit_events"));
+  ASSERT_OK(ExecuteForTest(
+      options,
+      "ALTER TABLE access_tokens DROP INDEX access_tokens_family, "
+      "DROP INDEX access_tokens_revoke_time, "
+      "DROP INDEX access_tokens_expire_time, DROP COLUMN family_id, "
+      "DROP COLUMN rotated_to, DROP COLUMN last_used_peers"));
+  ASSERT_OK(ExecuteForTest(options,
+                           "DELETE FROM schema_migrations WHERE version = 3"));
+}
+
 // Turns a fully migrated database back into one at version 1.
 void RevertToVersionOne(const MysqlOptions& options) {
+  RevertToVersionTwo(options);
   ASSERT_OK(ExecuteForTest(options, "DROP TABLE sessions"));
   ASSERT_OK(ExecuteForTest(options,
                            "ALTER TABLE users DROP COLUMN failed_login_count, "
@@ -724,7 +755,7 @@ TEST_F(MysqlStoreTest, MigrationTwoIsAppliedOnceAndIdempotent) {
   ASSERT_OK(store_->Migrate());
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1"));
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
 }
 
 TEST_F(MysqlStoreTest, MigrationTwoUpgradesAVersionOneDatabase) {
@@ -734,7 +765,7 @@ TEST_F(MysqlStoreTest, MigrationTwoUpgradesAVersionOneDatabase) {
 
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1"));
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
   absl::StatusOr<TestRows> rows = QueryForTest(
       db_.options(), absl::StrCat("SELECT failed_login_count, "
                                   "failed_login_window_start_us FROM users "
@@ -751,7 +782,7 @@ TEST_F(MysqlStoreTest, MigrationTwoIsRedoneAfterACrashBeforeItsRecord) {
   ASSERT_OK(ExecuteForTest(db_.options(),
                            "DELETE FROM schema_migrations WHERE version = 2"));
   ASSERT_OK(store_->Migrate());
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1"));
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
 
   // Crashed after the ALTER only.
   ASSERT_OK(ExecuteForTest(db_.options(), "DROP TABLE sessions"));
@@ -759,7 +790,7 @@ TEST_F(MysqlStoreTest, MigrationTwoIsRedoneAfterACrashBeforeItsRecord) {
                            "DELETE FROM schema_migrations WHERE version = 2"));
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1"));
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
 }
 
 TEST_F(MysqlStoreTest, RecordedMigrationIsNeverRerun) {
@@ -803,7 +834,7 @@ TEST(MysqlMigrationsTest, ConcurrentUpgradesFromVersionOneApplyItOnce) {
   for (std::thread& t : threads) t.join();
   for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(MissingFromMigrationTwo(db.options()), "");
-  EXPECT_THAT(RecordCounts(db.options()), ElementsAre("1x1", "2x1"));
+  EXPECT_THAT(RecordCounts(db.options()), ElementsAre("1x1", "2x1", "3x1"));
 }
 
 // --- Failed-login lockout ---
@@ -1174,6 +1205,1191 @@ TEST_F(MysqlSessionTest, ListLiveSessionsNewestFirst) {
 
   EXPECT_CODE(store_->ListLiveSessions(user.id, live, 0).status(),
               kInvalidArgument);
+}
+
+// --- Rotation, idempotency keys, last use, janitor, audit ---
+
+std::vector<std::string> PublicIds(const std::vector<TokenRecord>& tokens) {
+  std::vector<std::string> ids;
+  for (const TokenRecord& token : tokens) ids.push_back(token.public_id);
+  return ids;
+}
+
+class MysqlTokenLifecycleTest : public MysqlStoreTest {
+ protected:
+  IdempotencyKey Key(const std::string& request_id, char fingerprint = 'a',
+                     const std::string& method = "CreateToken") {
+    return IdempotencyKey{method, request_id, std::string(64, fingerprint),
+                          clock_.Now() - absl::Hours(24)};
+  }
+
+  // Another store on the same database with room for `pool_size`
+  // connections, so that parallel calls really meet in the database.
+  std::unique_ptr<MysqlStore> OpenStore(int pool_size) {
+    MysqlOptions options = db_.options();
+    options.pool_size = pool_size;
+    absl::StatusOr<std::unique_ptr<MysqlStore>> store =
+        MysqlStore::Open(options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  // The single value `sql` selects, as text ("NULL" for NULL).
+  std::string QueryValue(const std::string& sql) {
+    absl::StatusOr<TestRows> rows = QueryForTest(db_.options(), sql);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    if (!rows.ok() || rows->size() != 1 || (*rows)[0].size() != 1) {
+      ADD_FAILURE() << "not a single value: " << sql;
+      return "";
+    }
+    return (*rows)[0][0].value_or("NULL");
+  }
+
+  TokenRecord Get(const std::string& public_id) {
+    absl::StatusOr<TokenRecord> token = store_->GetToken(public_id);
+    EXPECT_TRUE(token.ok()) << public_id << ": " << token.status();
+    return token.ok() ? *token : TokenRecord{};
+  }
+
+  std::vector<TokenRecord> List(const TokenListQuery& query) {
+    absl::StatusOr<std::vector<TokenRecord>> tokens = store_->ListTokens(query);
+    EXPECT_TRUE(tokens.ok()) << tokens.status();
+    return tokens.ok() ? *tokens : std::vector<TokenRecord>{};
+  }
+
+  std::vector<AuditEvent> Audit(const AuditQuery& query) {
+    absl::StatusOr<std::vector<AuditEvent>> events =
+        store_->ListAuditEvents(query);
+    EXPECT_TRUE(events.ok()) << events.status();
+    return events.ok() ? *events : std::vector<AuditEvent>{};
+  }
+};
+
+TEST_F(MysqlTokenLifecycleTest, FamilyRotatedToAndPeersRoundTrip) {
+  const User user = CreateUser("alice");
+  TokenRecord token = MakeToken(user.id, "pid0002", clock_.Now());
+  token.family_id = "pid0001";
+  token.rotated_to = "pid0003";
+  token.last_used_peers = {"ipv4:10.0.0.1:5555", "ipv6:[2001:db8::1]:443",
+                           "unix:/run/\xF0\x9F\x98\x80.sock"};
+  const TokenRecord stored = Insert(token);
+  token.row_id = stored.row_id;
+  ExpectSameToken(stored, token);
+  ExpectSameToken(Get("pid0002"), token);
+
+  for (const char* bad_peer : {"a\nb", ""}) {
+    TokenRecord bad = MakeToken(user.id, "pid0004", clock_.Now());
+    bad.last_used_peers = {bad_peer};
+    EXPECT_CODE(store_->InsertToken(bad, 0, Usable(), nullptr).status(),
+                kInvalidArgument);
+  }
+  EXPECT_CODE(store_->GetToken("pid0004").status(), kNotFound);
+}
+
+TEST_F(MysqlTokenLifecycleTest, NonAsciiPublicIdsNameNoToken) {
+  const User user = CreateUser("bob");
+  Insert(MakeToken(user.id, "pid0001", clock_.Now()));
+  const std::string id = "pid\xC3\xA9";  // U+00E9.
+  EXPECT_CODE(store_->GetToken(id).status(), kNotFound);
+  EXPECT_CODE(store_->GetToken("\xFF").status(), kNotFound);
+  EXPECT_CODE(store_->UpdateToken(id, TokenUpdate{}, clock_.Now()).status(),
+              kNotFound);
+  EXPECT_CODE(store_->RevokeToken(id, clock_.Now()).status(), kNotFound);
+  EXPECT_CODE(store_
+                  ->RotateToken(id, MakeToken(user.id, "pid0002", clock_.Now()),
+                                clock_.Now(), nullptr)
+                  .status(),
+              kNotFound);
+  absl::StatusOr<int> revoked = store_->RevokeTokenFamily(id, clock_.Now());
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(*revoked, 0);
+  ASSERT_OK(store_->RecordTokenUses({{id, clock_.Now(), "peer"}}, 5));
+  // A non-ASCII successor id is a bad value, not a missing token.
+  EXPECT_CODE(store_
+                  ->RotateToken("pid0001", MakeToken(user.id, id, clock_.Now()),
+                                clock_.Now(), nullptr)
+                  .status(),
+              kInvalidArgument);
+  EXPECT_EQ(Get("pid0001").revoke_time, std::nullopt);
+}
+
+// --- Idempotency keys ---
+
+TEST_F(MysqlTokenLifecycleTest, InsertWithKeyReplaysTheFirstResult) {
+  const User user = CreateUser("carol");
+  const User other = CreateUser("dave");
+  const IdempotencyKey key = Key("req-1");
+  absl::StatusOr<InsertTokenResult> first = store_->InsertToken(
+      MakeToken(user.id, "pid0001", clock_.Now()), 0, Usable(), &key);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  EXPECT_EQ(first->token.family_id, "pid0001");
+
+  // Same key and parameters a minute later: the first token comes back and
+  // nothing is inserted, even though the limit (1) is now reached.
+  clock_.Advance(absl::Minutes(1));
+  absl::StatusOr<InsertTokenResult> again = store_->InsertToken(
+      MakeToken(user.id, "pid0002", clock_.Now()), 1, Usable(), &key);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  ExpectSameToken(again->token, first->token);
+  EXPECT_CODE(store_->GetToken("pid0002").status(), kNotFound);
+
+  // Same request id, other parameters: refused, and nothing is echoed.
+  const IdempotencyKey changed = Key("req-1", 'b');
+  absl::Status status =
+      store_
+          ->InsertToken(MakeToken(user.id, "pid0003", clock_.Now()), 0,
+                        Usable(), &changed)
+          .status();
+  EXPECT_CODE(status, kAlreadyExists);
+  EXPECT_THAT(status.message(), HasSubstr("request_id"));
+  EXPECT_THAT(status.message(), Not(HasSubstr("req-1")));
+  EXPECT_THAT(status.message(), Not(HasSubstr("aaaa")));
+  EXPECT_THAT(status.message(), Not(HasSubstr("bbbb")));
+  EXPECT_CODE(store_->GetToken("pid0003").status(), kNotFound);
+
+  // Keys are per user.
+  absl::StatusOr<InsertTokenResult> others = store_->InsertToken(
+      MakeToken(other.id, "pid0004", clock_.Now()), 0, Usable(), &key);
+  ASSERT_TRUE(others.ok()) << others.status();
+  EXPECT_FALSE(others->replayed);
+  EXPECT_EQ(others->token.public_id, "pid0004");
+
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"), "2");
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM idempotency_keys"), "2");
+}
+
+TEST_F(MysqlTokenLifecycleTest, ForgottenKeyActsAgain) {
+  const User user = CreateUser("erin");
+  const absl::Time first_time = clock_.Now();
+  IdempotencyKey key = Key("req-1");
+  ASSERT_TRUE(store_
+                  ->InsertToken(MakeToken(user.id, "pid0001", first_time), 0,
+                                Usable(), &key)
+                  .ok());
+
+  // Recorded exactly at forget_before: still remembered.
+  clock_.Advance(absl::Hours(2));
+  key.forget_before = first_time;
+  absl::StatusOr<InsertTokenResult> result = store_->InsertToken(
+      MakeToken(user.id, "pid0002", clock_.Now()), 0, Usable(), &key);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->replayed);
+  EXPECT_EQ(result->token.public_id, "pid0001");
+
+  // Recorded before it: forgotten, the request acts again and the key now
+  // names the new token. (Other parameters are fine for a forgotten key.)
+  key.forget_before = first_time + absl::Microseconds(1);
+  key.fingerprint = std::string(64, 'c');
+  result = store_->InsertToken(MakeToken(user.id, "pid0003", clock_.Now()), 0,
+                               Usable(), &key);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->replayed);
+  EXPECT_EQ(result->token.public_id, "pid0003");
+  result = store_->InsertToken(MakeToken(user.id, "pid0004", clock_.Now()), 0,
+                               Usable(), &key);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->replayed);
+  EXPECT_EQ(result->token.public_id, "pid0003");
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM idempotency_keys"), "1");
+}
+
+TEST_F(MysqlTokenLifecycleTest, ReplayOfADeletedTokenIsFailedPrecondition) {
+  const User user = CreateUser("frank");
+  const IdempotencyKey key = Key("req-1");
+  ASSERT_TRUE(store_
+                  ->InsertToken(MakeToken(user.id, "pid0001", clock_.Now()), 0,
+                                Usable(), &key)
+                  .ok());
+  ASSERT_OK(ExecuteForTest(db_.options(),
+                           "DELETE FROM access_tokens WHERE public_id = "
+                           "'pid0001'"));
+  absl::Status status =
+      store_
+          ->InsertToken(MakeToken(user.id, "pid0002", clock_.Now()), 0,
+                        Usable(), &key)
+          .status();
+  EXPECT_CODE(status, kFailedPrecondition);
+  EXPECT_THAT(status.message(), HasSubstr("request_id"));
+  EXPECT_CODE(store_->GetToken("pid0002").status(), kNotFound);
+}
+
+TEST_F(MysqlTokenLifecycleTest, MalformedKeysAreInvalidArgument) {
+  const User user = CreateUser("grace");
+  std::vector<IdempotencyKey> bad(6, Key("req-1"));
+  bad[0].request_id = "";
+  bad[1].request_id = std::string(65, 'r');
+  bad[2].request_id = "req\xC3\xA9";
+  bad[3].method = "";
+  bad[4].fingerprint = std::string(65, 'f');
+  bad[5].fingerprint = "";
+  for (const IdempotencyKey& key : bad) {
+    EXPECT_CODE(store_
+                    ->InsertToken(MakeToken(user.id, "pid0001", clock_.Now()),
+                                  0, Usable(), &key)
+                    .status(),
+                kInvalidArgument);
+  }
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"), "0");
+  // 64 characters fit.
+  const IdempotencyKey longest = Key(std::string(64, 'r'));
+  EXPECT_TRUE(store_
+                  ->InsertToken(MakeToken(user.id, "pid0001", clock_.Now()), 0,
+                                Usable(), &longest)
+                  .ok());
+}
+
+TEST_F(MysqlTokenLifecycleTest, SameKeyRaceMakesOneToken) {
+  const User user = CreateUser("heidi");
+  std::unique_ptr<MysqlStore> store = OpenStore(32);
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 64;
+  const IdempotencyKey key = Key("same-request");
+  std::vector<absl::StatusOr<InsertTokenResult>> results(
+      kThreads, absl::UnknownError("not run"));
+  absl::Notification start;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const TokenRecord token =
+          MakeToken(user.id, absl::StrCat("pid", i), clock_.Now());
+      start.WaitForNotification();
+      results[i] = store->InsertToken(token, 50, Usable(), &key);
+    });
+  }
+  start.Notify();
+  for (std::thread& t : threads) t.join();
+
+  int made = 0;
+  int replayed = 0;
+  std::string winner;
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    if (result->replayed) {
+      ++replayed;
+    } else {
+      ++made;
+      winner = result->token.public_id;
+    }
+  }
+  EXPECT_EQ(made, 1);
+  EXPECT_EQ(replayed, kThreads - 1);
+  for (const auto& result : results) EXPECT_EQ(result->token.public_id, winner);
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"), "1");
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM idempotency_keys"), "1");
+}
+
+TEST_F(MysqlTokenLifecycleTest, LimitRaceWithExistingTokensAllowsOnlyTheRest) {
+  const User user = CreateUser("ivan");
+  constexpr int kExisting = 40;
+  constexpr int kLimit = 50;
+  constexpr int kThreads = 64;
+  for (int i = 0; i < kExisting; ++i) {
+    Insert(MakeToken(user.id, absl::StrCat("old", i), clock_.Now()));
+  }
+  std::unique_ptr<MysqlStore> store = OpenStore(32);
+  ASSERT_NE(store, nullptr);
+  std::vector<absl::Status> results(kThreads);
+  absl::Notification start;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const TokenRecord token =
+          MakeToken(user.id, absl::StrCat("new", i), clock_.Now());
+      start.WaitForNotification();
+      results[i] =
+          store->InsertToken(token, kLimit, Usable(), nullptr).status();
+    });
+  }
+  start.Notify();
+  for (std::thread& t : threads) t.join();
+
+  int ok = 0;
+  int exhausted = 0;
+  for (const absl::Status& status : results) {
+    if (status.ok()) {
+      ++ok;
+    } else if (absl::IsResourceExhausted(status)) {
+      ++exhausted;
+    } else {
+      ADD_FAILURE() << "unexpected: " << status;
+    }
+  }
+  EXPECT_EQ(ok, kLimit - kExisting);
+  EXPECT_EQ(exhausted, kThreads - (kLimit - kExisting));
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"),
+            std::to_string(kLimit));
+}
+
+// --- Rotation ---
+
+TEST_F(MysqlTokenLifecycleTest, RotateRevokesTheOldTokenAndKeepsTheFamily) {
+  const User user = CreateUser("judy");
+  const TokenRecord first = Insert(MakeToken(user.id, "pid0001", clock_.Now()));
+  clock_.Advance(absl::Minutes(1));
+
+  absl::StatusOr<RotateTokenResult> rotated = store_->RotateToken(
+      "pid0001", MakeToken(user.id, "pid0002", clock_.Now()), clock_.Now(),
+      nullptr);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_FALSE(rotated->replayed);
+  TokenRecord old = first;
+  old.revoke_time = clock_.Now();
+  old.update_time = clock_.Now();
+  old.rotated_to = "pid0002";
+  ExpectSameToken(rotated->old_token, old);
+  ExpectSameToken(Get("pid0001"), old);
+  EXPECT_GT(rotated->successor.row_id, first.row_id);
+  EXPECT_EQ(rotated->successor.family_id, "pid0001");
+  EXPECT_EQ(rotated->successor.rotated_to, std::nullopt);
+  EXPECT_EQ(rotated->successor.revoke_time, std::nullopt);
+  ExpectSameToken(Get("pid0002"), rotated->successor);
+
+  // Rotating the successor keeps the family.
+  clock_.Advance(absl::Minutes(1));
+  rotated = store_->RotateToken("pid0002",
+                                MakeToken(user.id, "pid0003", clock_.Now()),
+                                clock_.Now(), nullptr);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_EQ(rotated->old_token.family_id, "pid0001");
+  EXPECT_EQ(rotated->successor.family_id, "pid0001");
+
+  // The first token again: already rotated out, and nothing is inserted.
+  absl::Status reuse =
+      store_
+          ->RotateToken("pid0001", MakeToken(user.id, "pid0009", clock_.Now()),
+                        clock_.Now(), nullptr)
+          .status();
+  EXPECT_CODE(reuse, kFailedPrecondition);
+  EXPECT_CODE(store_->GetToken("pid0009").status(), kNotFound);
+
+  // Revoking the family revokes its one live member, once.
+  clock_.Advance(absl::Minutes(1));
+  absl::StatusOr<int> revoked =
+      store_->RevokeTokenFamily("pid0001", clock_.Now());
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(*revoked, 1);
+  EXPECT_EQ(Get("pid0003").revoke_time, clock_.Now());
+  EXPECT_EQ(Get("pid0003").update_time, clock_.Now());
+  EXPECT_EQ(Get("pid0001").revoke_time, old.revoke_time);
+  revoked = store_->RevokeTokenFamily("pid0001", clock_.Now());
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(*revoked, 0);
+  revoked = store_->RevokeTokenFamily("nofamily", clock_.Now());
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(*revoked, 0);
+}
+
+TEST_F(MysqlTokenLifecycleTest, RevokeTokenFamilyLeavesOtherFamiliesAlone) {
+  const User user = CreateUser("ken");
+  Insert(MakeToken(user.id, "pid0001", clock_.Now()));
+  Insert(MakeToken(user.id, "pid0002", clock_.Now()));
+  TokenRecord member = MakeToken(user.id, "pid0003", clock_.Now());
+  member.family_id = "pid0001";
+  Insert(member);
+  absl::StatusOr<int> revoked =
+      store_->RevokeTokenFamily("pid0001", clock_.Now());
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(*revoked, 2);
+  EXPECT_EQ(Get("pid0002").revoke_time, std::nullopt);
+}
+
+TEST_F(MysqlTokenLifecycleTest, RotateRefusals) {
+  const User user = CreateUser("leo");
+  const User other = CreateUser("mallory");
+  Insert(MakeToken(user.id, "mine1", clock_.Now()));
+  Insert(MakeToken(user.id, "mine2", clock_.Now()));
+  Insert(MakeToken(other.id, "theirs", clock_.Now()));
+  auto rotate = [&](const std::string& old_id, int64_t user_id,
+                    const std::string& new_id) {
+    return store_
+        ->RotateToken(old_id, MakeToken(user_id, new_id, clock_.Now()),
+                      clock_.Now(), nullptr)
+        .status();
+  };
+
+  // Another user's token: NOT_FOUND, untouched.
+  EXPECT_CODE(rotate("theirs", user.id, "new1"), kNotFound);
+  EXPECT_EQ(Get("theirs").revoke_time, std::nullopt);
+  EXPECT_CODE(store_->GetToken("new1").status(), kNotFound);
+  // Absent, or the successor's owner does not exist.
+  EXPECT_CODE(rotate("nope", user.id, "new2"), kNotFound);
+  EXPECT_CODE(rotate("mine1", user.id + 100, "new3"), kNotFound);
+  // Revoked without rotation.
+  ASSERT_TRUE(store_->RevokeToken("mine1", clock_.Now()).ok());
+  EXPECT_CODE(rotate("mine1", user.id, "new4"), kNotFound);
+  // The successor's id is taken: nothing changes.
+  EXPECT_CODE(rotate("mine2", user.id, "theirs"), kAlreadyExists);
+  EXPECT_EQ(Get("mine2").revoke_time, std::nullopt);
+  EXPECT_EQ(Get("mine2").rotated_to, std::nullopt);
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"), "3");
+}
+
+TEST_F(MysqlTokenLifecycleTest, RotateWithKeyReplays) {
+  const User user = CreateUser("nina");
+  Insert(MakeToken(user.id, "pid0001", clock_.Now()));
+  Insert(MakeToken(user.id, "pid0005", clock_.Now()));
+  const IdempotencyKey key = Key("rot-1", 'a', "RotateToken");
+  clock_.Advance(absl::Minutes(1));
+  absl::StatusOr<RotateTokenResult> first = store_->RotateToken(
+      "pid0001", MakeToken(user.id, "pid0002", clock_.Now()), clock_.Now(),
+      &key);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+
+  clock_.Advance(absl::Minutes(1));
+  absl::StatusOr<RotateTokenResult> again = store_->RotateToken(
+      "pid0001", MakeToken(user.id, "pid0003", clock_.Now()), clock_.Now(),
+      &key);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  ExpectSameToken(again->old_token, first->old_token);
+  ExpectSameToken(again->successor, first->successor);
+  EXPECT_CODE(store_->GetToken("pid0003").status(), kNotFound);
+
+  // Other parameters, or the same fingerprint for another token.
+  const IdempotencyKey changed = Key("rot-1", 'b', "RotateToken");
+  EXPECT_CODE(
+      store_
+          ->RotateToken("pid0001", MakeToken(user.id, "pid0003", clock_.Now()),
+                        clock_.Now(), &changed)
+          .status(),
+      kAlreadyExists);
+  EXPECT_CODE(
+      store_
+          ->RotateToken("pid0005", MakeToken(user.id, "pid0003", clock_.Now()),
+                        clock_.Now(), &key)
+          .status(),
+      kAlreadyExists);
+  EXPECT_EQ(Get("pid0005").revoke_time, std::nullopt);
+
+  // A replay whose successor is gone: NOT_FOUND, never FAILED_PRECONDITION
+  // (which would read as reuse of an already rotated token).
+  const IdempotencyKey lost = Key("rot-2", 'a', "RotateToken");
+  ASSERT_TRUE(store_
+                  ->RotateToken("pid0005",
+                                MakeToken(user.id, "pid0006", clock_.Now()),
+                                clock_.Now(), &lost)
+                  .ok());
+  ASSERT_OK(ExecuteForTest(
+      db_.options(), "DELETE FROM access_tokens WHERE public_id = 'pid0006'"));
+  absl::Status status =
+      store_
+          ->RotateToken("pid0005", MakeToken(user.id, "pid0007", clock_.Now()),
+                        clock_.Now(), &lost)
+          .status();
+  EXPECT_CODE(status, kNotFound);
+  EXPECT_THAT(status.message(), HasSubstr("request_id"));
+
+  // The same request id for CreateToken is another key.
+  const IdempotencyKey create = Key("rot-1", 'a', "CreateToken");
+  absl::StatusOr<InsertTokenResult> created = store_->InsertToken(
+      MakeToken(user.id, "pid0004", clock_.Now()), 0, Usable(), &create);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_FALSE(created->replayed);
+}
+
+TEST_F(MysqlTokenLifecycleTest, ParallelRotationsOfOneTokenLetOneWin) {
+  const User user = CreateUser("olivia");
+  Insert(MakeToken(user.id, "pid0001", clock_.Now()));
+  std::unique_ptr<MysqlStore> store = OpenStore(16);
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 16;
+  std::vector<absl::Status> results(kThreads);
+  absl::Notification start;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const TokenRecord successor =
+          MakeToken(user.id, absl::StrCat("next", i), clock_.Now());
+      start.WaitForNotification();
+      results[i] =
+          store->RotateToken("pid0001", successor, clock_.Now(), nullptr)
+              .status();
+    });
+  }
+  start.Notify();
+  for (std::thread& t : threads) t.join();
+  int ok = 0;
+  for (const absl::Status& status : results) {
+    if (status.ok()) {
+      ++ok;
+    } else {
+      EXPECT_CODE(status, kFailedPrecondition);
+    }
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"), "2");
+}
+
+// --- Last use ---
+
+TEST_F(MysqlTokenLifecycleTest, RecordTokenUsesKeepsDistinctPeersNewestFirst) {
+  const User user = CreateUser("peggy");
+  const TokenRecord token = Insert(MakeToken(user.id, "pid0001", clock_.Now()));
+  const absl::Time t = clock_.Now() + absl::Minutes(1);
+  std::vector<TokenUse> uses;
+  for (int i = 1; i <= 7; ++i) {
+    uses.push_back({"pid0001", t + absl::Minutes(i), absl::StrCat("p", i)});
+  }
+  uses.push_back({"pid0001", t + absl::Minutes(8), "p3"});
+  ASSERT_OK(store_->RecordTokenUses(uses, 5));
+  TokenRecord read = Get("pid0001");
+  EXPECT_EQ(read.last_used_time, t + absl::Minutes(8));
+  EXPECT_THAT(read.last_used_peers, ElementsAre("p3", "p7", "p6", "p5", "p4"));
+  EXPECT_EQ(read.update_time, token.update_time);
+
+  // In separate calls too; an older use never moves last_used back.
+  ASSERT_OK(store_->RecordTokenUses({{"pid0001", t, "p5"}}, 5));
+  read = Get("pid0001");
+  EXPECT_EQ(read.last_used_time, t + absl::Minutes(8));
+  EXPECT_THAT(read.last_used_peers, ElementsAre("p5", "p3", "p7", "p6", "p4"));
+
+  // No peer: only the time moves.
+  ASSERT_OK(store_->RecordTokenUses({{"pid0001", t + absl::Hours(1), ""}}, 5));
+  read = Get("pid0001");
+  EXPECT_EQ(read.last_used_time, t + absl::Hours(1));
+  EXPECT_THAT(read.last_used_peers, ElementsAre("p5", "p3", "p7", "p6", "p4"));
+
+  // A smaller cap drops the oldest.
+  ASSERT_OK(
+      store_->RecordTokenUses({{"pid0001", t + absl::Hours(1), "p4"}}, 2));
+  EXPECT_THAT(Get("pid0001").last_used_peers, ElementsAre("p4", "p5"));
+
+  EXPECT_CODE(store_->RecordTokenUses(uses, -1), kInvalidArgument);
+  ASSERT_OK(store_->RecordTokenUses({}, 5));
+}
+
+TEST_F(MysqlTokenLifecycleTest, RecordTokenUsesSkipsRevokedExpiredAndAbsent) {
+  const User user = CreateUser("quentin");
+  const absl::Time now = clock_.Now();
+  TokenRecord revoked = MakeToken(user.id, "revoked", now);
+  revoked.revoke_time = now + absl::Minutes(1);  // Revoked: any time counts.
+  Insert(revoked);
+  TokenRecord expiring = MakeToken(user.id, "expiring", now);
+  expiring.expire_time = now + absl::Hours(1);
+  Insert(expiring);
+
+  ASSERT_OK(store_->RecordTokenUses(
+      {{"revoked", now, "p1"},
+       {"expiring", now + absl::Hours(1), "p2"},  // At expiration: expired.
+       {"expiring", now + absl::Hours(2), "p3"},
+       {"absent", now, "p4"}},
+      5));
+  for (const char* id : {"revoked", "expiring"}) {
+    const TokenRecord read = Get(id);
+    EXPECT_EQ(read.last_used_time, std::nullopt) << id;
+    EXPECT_TRUE(read.last_used_peers.empty()) << id;
+  }
+
+  // A use before the expiration counts, in the same batch as late ones.
+  ASSERT_OK(store_->RecordTokenUses(
+      {{"expiring", now + absl::Hours(3), "late"},
+       {"expiring", now + absl::Hours(1) - absl::Microseconds(1), "p5"}},
+      5));
+  const TokenRecord read = Get("expiring");
+  EXPECT_EQ(read.last_used_time, now + absl::Hours(1) - absl::Microseconds(1));
+  EXPECT_THAT(read.last_used_peers, ElementsAre("p5"));
+  EXPECT_EQ(read.update_time, now);
+}
+
+TEST_F(MysqlTokenLifecycleTest, RecordTokenUsesFitsPeersToTheColumn) {
+  const User user = CreateUser("rupert");
+  Insert(MakeToken(user.id, "pid0001", clock_.Now()));
+  const absl::Time t = clock_.Now();
+  const std::string x127(127, 'x');
+  ASSERT_OK(store_->RecordTokenUses(
+      {{"pid0001", t, "line\nbreak"},
+       {"pid0001", t, x127 + "\xC3\xA9yyy"},  // The 2-byte character would end
+                                              // at byte 129: cut before it.
+       {"pid0001", t, "bad\xFFutf8"}},
+      5));
+  EXPECT_THAT(Get("pid0001").last_used_peers,
+              ElementsAre("bad?utf8", x127, "line break"));
+
+  // Eight peers of 128 bytes do not fit 1024 bytes joined: seven are kept.
+  std::vector<TokenUse> uses;
+  for (char c = 'a'; c < 'a' + 8; ++c) {
+    uses.push_back({"pid0001", t, std::string(128, c)});
+  }
+  ASSERT_OK(store_->RecordTokenUses(uses, 8));
+  const TokenRecord read = Get("pid0001");
+  ASSERT_EQ(read.last_used_peers.size(), 7u);
+  EXPECT_EQ(read.last_used_peers.front(), std::string(128, 'h'));
+  EXPECT_EQ(read.last_used_peers.back(), std::string(128, 'b'));
+
+  // max_peers 0 keeps none, and still records the time.
+  ASSERT_OK(store_->RecordTokenUses({{"pid0001", t + absl::Hours(1), "p"}}, 0));
+  EXPECT_TRUE(Get("pid0001").last_used_peers.empty());
+  EXPECT_EQ(Get("pid0001").last_used_time, t + absl::Hours(1));
+}
+
+// --- Janitor ---
+
+class MysqlJanitorTest : public MysqlTokenLifecycleTest {
+ protected:
+  JanitorCutoffs Cutoffs() {
+    const absl::Time now = clock_.Now();
+    const absl::Duration ttl = absl::Hours(24 * 90);
+    return {now - ttl, now - ttl, now - absl::Hours(24 * 365) - ttl};
+  }
+};
+
+TEST_F(MysqlJanitorTest, DeletesExactlyTheUnusableTokens) {
+  const User user = CreateUser("sybil");
+  const User other = CreateUser("trent");
+  const absl::Time now = clock_.Now();
+  const absl::Duration day = absl::Hours(24);
+  // public id -> the reason it is deleted, or "" if it stays.
+  std::vector<std::pair<TokenRecord, std::string>> cases;
+  auto add = [&](int64_t owner, const std::string& id, absl::Time created,
+                 const std::string& reason) -> TokenRecord& {
+    cases.push_back({MakeToken(owner, id, created), reason});
+    return cases.back().first;
+  };
+  add(user.id, "revokedold", now - 100 * day, "reason=revoked").revoke_time =
+      now - 91 * day;
+  add(user.id, "revokednew", now - 100 * day, "").revoke_time = now - 89 * day;
+  add(user.id, "expiredold", now - 100 * day, "reason=expired").expire_time =
+      now - 91 * day;
+  add(user.id, "expirednew", now - 100 * day, "").expire_time = now - 89 * day;
+  add(user.id, "unusedold", now - 456 * day, "reason=unused");
+  add(user.id, "unusednew", now - 454 * day, "");
+  add(user.id, "usedlately", now - 800 * day, "").last_used_time = now - day;
+  add(user.id, "usedlongago", now - 800 * day, "reason=unused").last_used_time =
+      now - 460 * day;
+  add(user.id, "active", now, "");
+  TokenRecord& both = add(other.id, "both", now - 100 * day, "reason=revoked");
+  both.revoke_time = now - 91 * day;
+  both.expire_time = now - 91 * day;
+  add(other.id, "othersold", now - 500 * day, "reason=unused");
+
+  std::vector<std::string> doomed;
+  std::vector<std::string> kept;
+  for (const auto& [token, reason] : cases) {
+    Insert(token);
+    (reason.empty() ? kept : doomed).push_back(token.public_id);
+  }
+  // Keys pointing at a doomed token and at a kept one.
+  IdempotencyKey key = Key("req-doomed");
+  key.forget_before = absl::InfinitePast();
+  ASSERT_TRUE(
+      store_
+          ->InsertToken(MakeToken(user.id, "keydoomed", now - 500 * day), 0,
+                        Usable(), &key)
+          .ok());
+  doomed.push_back("keydoomed");
+  key.request_id = "req-kept";
+  ASSERT_TRUE(
+      store_->InsertToken(MakeToken(user.id, "keykept", now), 0, Usable(), &key)
+          .ok());
+  kept.push_back("keykept");
+
+  // Batches go by row id.
+  absl::StatusOr<std::vector<TokenRecord>> batch =
+      store_->DeleteUnusableTokens(Cutoffs(), 3, now);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_THAT(PublicIds(*batch),
+              ElementsAre("revokedold", "expiredold", "unusedold"));
+  std::vector<std::string> deleted = PublicIds(*batch);
+  EXPECT_EQ(batch->front().revoke_time, now - 91 * day);  // As stored.
+  batch = store_->DeleteUnusableTokens(Cutoffs(), 100, now);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  for (const TokenRecord& token : *batch) deleted.push_back(token.public_id);
+  batch = store_->DeleteUnusableTokens(Cutoffs(), 100, now);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_TRUE(batch->empty());
+
+  EXPECT_THAT(deleted, ::testing::UnorderedElementsAreArray(doomed));
+  for (const std::string& id : kept) EXPECT_TRUE(store_->GetToken(id).ok());
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"),
+            std::to_string(kept.size()));
+  EXPECT_EQ(QueryValue("SELECT GROUP_CONCAT(token_public_id) FROM "
+                       "idempotency_keys"),
+            "keykept");
+
+  // One audit event per deleted token.
+  AuditQuery query;
+  query.limit = 100;
+  const std::vector<AuditEvent> events = Audit(query);
+  ASSERT_EQ(events.size(), doomed.size());
+  for (const AuditEvent& event : events) {
+    EXPECT_EQ(event.type, "token.janitor_delete");
+    EXPECT_EQ(event.time, now);
+    EXPECT_EQ(event.actor_user_id, 0);
+    EXPECT_EQ(event.credential_kind, "");
+    EXPECT_EQ(event.peer, "");
+    std::string reason = "reason=unused";  // keydoomed.
+    int64_t owner = user.id;
+    for (const auto& [token, token_reason] : cases) {
+      if (token.public_id == event.object_id) {
+        reason = token_reason;
+        owner = token.user_id;
+      }
+    }
+    EXPECT_EQ(event.details, reason) << event.object_id;
+    EXPECT_EQ(event.subject_user_id, owner) << event.object_id;
+  }
+
+  EXPECT_CODE(store_->DeleteUnusableTokens(Cutoffs(), 0, now).status(),
+              kInvalidArgument);
+  EXPECT_CODE(store_->DeleteUnusableTokens(Cutoffs(), 10001, now).status(),
+              kInvalidArgument);
+}
+
+TEST_F(MysqlJanitorTest, ConcurrentJanitorsDeleteEachRowOnce) {
+  const User user = CreateUser("uma");
+  const User other = CreateUser("victor");
+  const absl::Time now = clock_.Now();
+  constexpr int kDoomed = 160;
+  constexpr int kKept = 40;
+  // Interleaved, so that every batch meets rows to skip.
+  for (int i = 0; i < kDoomed + kKept; ++i) {
+    TokenRecord token =
+        MakeToken(i % 2 == 0 ? user.id : other.id, absl::StrCat("pid", i), now);
+    if (i % 5 != 0) token.revoke_time = now - absl::Hours(24 * 100);
+    Insert(token);
+  }
+  std::unique_ptr<MysqlStore> store = OpenStore(8);
+  ASSERT_NE(store, nullptr);
+
+  constexpr int kJanitors = 4;
+  std::vector<std::vector<std::string>> deleted(kJanitors);
+  std::vector<absl::Status> errors(kJanitors);
+  absl::Notification start;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kJanitors; ++i) {
+    threads.emplace_back([&, i] {
+      start.WaitForNotification();
+      for (;;) {
+        absl::StatusOr<std::vector<TokenRecord>> batch =
+            store->DeleteUnusableTokens(Cutoffs(), 7, now);
+        if (!batch.ok()) {
+          errors[i] = batch.status();
+          return;
+        }
+        if (batch->empty()) return;
+        for (const TokenRecord& token : *batch) {
+          deleted[i].push_back(token.public_id);
+        }
+      }
+    });
+  }
+  start.Notify();
+  for (std::thread& t : threads) t.join();
+
+  std::vector<std::string> all;
+  for (int i = 0; i < kJanitors; ++i) {
+    EXPECT_TRUE(errors[i].ok()) << errors[i];
+    all.insert(all.end(), deleted[i].begin(), deleted[i].end());
+  }
+  EXPECT_EQ(all.size(), static_cast<size_t>(kDoomed));
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::unique(all.begin(), all.end()), all.end());
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"),
+            std::to_string(kKept));
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens WHERE "
+                       "revoke_time_us IS NOT NULL"),
+            "0");
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM audit_events"),
+            std::to_string(kDoomed));
+  EXPECT_EQ(QueryValue("SELECT COUNT(DISTINCT object_id) FROM audit_events"),
+            std::to_string(kDoomed));
+}
+
+TEST_F(MysqlJanitorTest, SkipsRowsLockedElsewhereWithoutWaiting) {
+  const User user = CreateUser("xena");
+  const absl::Time now = clock_.Now();
+  for (int i = 0; i < 3; ++i) {
+    TokenRecord token = MakeToken(user.id, absl::StrCat("pid", i), now);
+    token.revoke_time = now - absl::Hours(24 * 100);
+    Insert(token);
+  }
+  // Another transaction (say, another janitor) holds pid1.
+  absl::StatusOr<std::unique_ptr<sql::Connection>> holder =
+      OpenMysqlConnection(db_.options());
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  (*holder)->setAutoCommit(false);
+  {
+    std::unique_ptr<sql::PreparedStatement> lock((*holder)->prepareStatement(
+        "SELECT id FROM access_tokens WHERE public_id = 'pid1' FOR UPDATE"));
+    std::unique_ptr<sql::ResultSet> rows(lock->executeQuery());
+    ASSERT_TRUE(rows->next());
+  }
+
+  // A lock wait would take innodb_lock_wait_timeout (5s) and then fail.
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<TokenRecord>> batch =
+      store_->DeleteUnusableTokens(Cutoffs(), 10, now);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_THAT(PublicIds(*batch), ElementsAre("pid0", "pid2"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+
+  (*holder)->rollback();
+  batch = store_->DeleteUnusableTokens(Cutoffs(), 10, now);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_THAT(PublicIds(*batch), ElementsAre("pid1"));
+}
+
+TEST_F(MysqlJanitorTest, DeleteIdempotencyKeysOldestFirst) {
+  const User user = CreateUser("walter");
+  const absl::Time now = clock_.Now();
+  for (int i = 0; i < 4; ++i) {
+    IdempotencyKey key = Key(absl::StrCat("req-", i));
+    key.forget_before = absl::InfinitePast();
+    ASSERT_TRUE(store_
+                    ->InsertToken(MakeToken(user.id, absl::StrCat("pid", i),
+                                            now - absl::Hours(3 - i)),
+                                  0, Usable(), &key)
+                    .ok());
+  }
+  // Keys at now-3h, -2h, -1h, now; before now-90m: the first two.
+  const absl::Time before = now - absl::Minutes(90);
+  absl::StatusOr<int> count = store_->DeleteIdempotencyKeys(before, 1);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1);
+  EXPECT_EQ(QueryValue("SELECT MIN(request_id) FROM idempotency_keys"),
+            "req-1");
+  count = store_->DeleteIdempotencyKeys(before, 10);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1);
+  count = store_->DeleteIdempotencyKeys(before, 10);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 0);
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM idempotency_keys"), "2");
+  EXPECT_EQ(QueryValue("SELECT COUNT(*) FROM access_tokens"), "4");
+  EXPECT_CODE(store_->DeleteIdempotencyKeys(before, 0).status(),
+              kInvalidArgument);
+}
+
+// --- ListTokens filters ---
+
+TEST_F(MysqlTokenLifecycleTest, StateFilterAgreesWithStateOf) {
+  const User user = CreateUser("xavier");
+  const User other = CreateUser("yvonne");
+  const TokenPolicy policy;  // Stale after a year.
+  const absl::Time now = clock_.Now();
+  const UsableAt at = UsableAtTime(policy, now);
+  const absl::Duration day = absl::Hours(24);
+  const absl::Duration us = absl::Microseconds(1);
+
+  std::vector<TokenRecord> tokens;
+  auto add = [&](const std::string& id, absl::Time created) -> TokenRecord& {
+    tokens.push_back(MakeToken(user.id, id, created));
+    return tokens.back();
+  };
+  add("active", now);
+  add("staleedge", at.stale_before);  // Exactly at the cutoff: active.
+  add("stale", at.stale_before - us);
+  add("staleused", now - 800 * day).last_used_time = at.stale_before - us;
+  add("usedlately", now - 800 * day).last_used_time = now - day;
+  add("expirednow", now).expire_time = now;  // At now: expired.
+  add("expiresnext", now).expire_time = now + us;
+  add("expiredstale", now - 400 * day).expire_time = now - day;
+  add("revoked", now).revoke_time = now - day;
+  TokenRecord& revoked_expired = add("revokedexpired", now - 10 * day);
+  revoked_expired.revoke_time = now - day;
+  revoked_expired.expire_time = now - day;
+  add("revokedstale", now - 400 * day).revoke_time = now - day;
+  for (const TokenRecord& token : tokens) Insert(token);
+  TokenRecord others = MakeToken(other.id, "others", now);
+  others.revoke_time = now;
+  Insert(others);
+
+  for (TokenState state : {TokenState::kActive, TokenState::kExpired,
+                           TokenState::kRevoked, TokenState::kStale}) {
+    std::vector<std::string> expected;
+    for (auto it = tokens.rbegin(); it != tokens.rend(); ++it) {
+      if (StateOf(*it, policy, now) == state) expected.push_back(it->public_id);
+    }
+    ASSERT_GE(expected.size(), 2u) << static_cast<int>(state);
+    TokenListQuery query;
+    query.user_id = user.id;
+    query.limit = 100;
+    query.state = state;
+    query.at = at;
+    EXPECT_THAT(PublicIds(List(query)), ::testing::ElementsAreArray(expected))
+        << "state " << static_cast<int>(state);
+  }
+  TokenListQuery all;
+  all.user_id = user.id;
+  all.limit = 100;
+  EXPECT_EQ(List(all).size(), tokens.size());
+}
+
+TEST_F(MysqlTokenLifecycleTest, NameContainsIsALiteralSubstring) {
+  const User user = CreateUser("zoe");
+  const std::vector<std::string> names = {
+      "50% off",     "50_ off",
+      "500 off",     "a\\b",
+      "Deploy prod", "deploy staging",
+      "caf\xC3\xA9", "rocket \xF0\x9F\x9A\x80"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    TokenRecord token =
+        MakeToken(user.id, absl::StrCat("pid", i), clock_.Now());
+    token.name = names[i];
+    Insert(token);
+  }
+  auto names_matching = [&](const std::string& part) {
+    TokenListQuery query;
+    query.user_id = user.id;
+    query.limit = 100;
+    query.name_contains = part;
+    std::vector<std::string> found;
+    for (const TokenRecord& token : List(query)) found.push_back(token.name);
+    return found;
+  };
+  EXPECT_THAT(names_matching("%"), ElementsAre("50% off"));
+  EXPECT_THAT(names_matching("_"), ElementsAre("50_ off"));
+  EXPECT_THAT(names_matching("50%"), ElementsAre("50% off"));
+  EXPECT_THAT(names_matching("0_"), ElementsAre("50_ off"));
+  EXPECT_THAT(names_matching("\\"), ElementsAre("a\\b"));
+  EXPECT_THAT(names_matching("deploy"), ElementsAre("deploy staging"));
+  EXPECT_THAT(names_matching("Deploy"), ElementsAre("Deploy prod"));
+  EXPECT_THAT(names_matching("\xC3\xA9"), ElementsAre("caf\xC3\xA9"));
+  EXPECT_THAT(names_matching("CAF\xC3\x89"), ElementsAre());
+  EXPECT_THAT(names_matching("\xF0\x9F\x9A\x80"),
+              ElementsAre("rocket \xF0\x9F\x9A\x80"));
+  EXPECT_THAT(names_matching("off"),
+              ElementsAre("500 off", "50_ off", "50% off"));
+  EXPECT_THAT(names_matching("zzz"), ElementsAre());
+  EXPECT_EQ(names_matching("").size(), names.size());
+
+  // With paging and a state.
+  ASSERT_TRUE(store_->RevokeToken("pid1", clock_.Now()).ok());
+  TokenListQuery query;
+  query.user_id = user.id;
+  query.limit = 1;
+  query.name_contains = "off";
+  query.state = TokenState::kActive;
+  query.at = Usable();
+  std::vector<TokenRecord> page = List(query);
+  EXPECT_THAT(PublicIds(page), ElementsAre("pid2"));
+  query.before_row = page.back().row_id;
+  EXPECT_THAT(PublicIds(List(query)), ElementsAre("pid0"));
+
+  query.name_contains = "\xFF";
+  EXPECT_CODE(store_->ListTokens(query).status(), kInvalidArgument);
+}
+
+TEST_F(MysqlTokenLifecycleTest, ExpireBeforeIsInclusive) {
+  const User user = CreateUser("amy");
+  const absl::Time now = clock_.Now();
+  auto add = [&](const std::string& id, std::optional<absl::Time> expire) {
+    TokenRecord token = MakeToken(user.id, id, now);
+    token.expire_time = expire;
+    Insert(token);
+  };
+  add("past", now - absl::Hours(1));
+  add("in1h", now + absl::Hours(1));
+  add("in2h", now + absl::Hours(2));
+  add("in3h", now + absl::Hours(3));
+  add("never", std::nullopt);
+
+  TokenListQuery query;
+  query.user_id = user.id;
+  query.limit = 100;
+  query.expire_before = now + absl::Hours(2);
+  EXPECT_THAT(PublicIds(List(query)), ElementsAre("in2h", "in1h", "past"));
+  query.state = TokenState::kActive;
+  query.at = Usable();
+  EXPECT_THAT(PublicIds(List(query)), ElementsAre("in2h", "in1h"));
+}
+
+// --- Audit log ---
+
+TEST_F(MysqlTokenLifecycleTest, AuditEventsRoundTripAndFilters) {
+  const absl::Time now = clock_.Now();
+  const std::vector<AuditEvent> appended = {
+      {0, now, "token.create", 1, 1, "pid1", "session", "ipv4:10.0.0.1:1",
+       "fields=name"},
+      {0, now + absl::Nanoseconds(1500), "login.failure", 0, 0,
+       "alice\xF0\x9F\x98\x80", "basic", "ipv6:[::1]:2", ""},
+      {0, now, "token.revoke", 2, 1, "pid1", "basic", "", ""},
+      {0, now, "token.create", 2, 2, "pid2", "access_token", "", ""},
+      {0, now, "token.revoke", 3, 3, "pid3", "", "", ""},
+  };
+  for (const AuditEvent& event : appended) {
+    ASSERT_OK(store_->AppendAuditEvent(event));
+  }
+
+  AuditQuery query;
+  query.limit = 10;
+  const std::vector<AuditEvent> all = Audit(query);
+  ASSERT_EQ(all.size(), appended.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const AuditEvent& read = all[i];
+    const AuditEvent& expected = appended[appended.size() - 1 - i];
+    if (i > 0) {
+      EXPECT_LT(read.id, all[i - 1].id);
+    }
+    EXPECT_EQ(read.time, absl::FromUnixMicros(absl::ToUnixMicros(
+                             expected.time)));  // Truncated to the us.
+    EXPECT_EQ(read.type, expected.type);
+    EXPECT_EQ(read.actor_user_id, expected.actor_user_id);
+    EXPECT_EQ(read.subject_user_id, expected.subject_user_id);
+    EXPECT_EQ(read.object_id, expected.object_id);
+    EXPECT_EQ(read.credential_kind, expected.credential_kind);
+    EXPECT_EQ(read.peer, expected.peer);
+    EXPECT_EQ(read.details, expected.details);
+  }
+  auto ids = [](const std::vector<AuditEvent>& events) {
+    std::vector<int64_t> out;
+    for (const AuditEvent& event : events) out.push_back(event.id);
+    return out;
+  };
+  // all[] is newest first: appended[4] is all[0].
+  query.user_id = 1;  // Actor or subject.
+  EXPECT_THAT(ids(Audit(query)), ElementsAre(all[2].id, all[4].id));
+  query.user_id = 2;
+  EXPECT_THAT(ids(Audit(query)), ElementsAre(all[1].id, all[2].id));
+  query.user_id.reset();
+  query.type = "token.create";
+  EXPECT_THAT(ids(Audit(query)), ElementsAre(all[1].id, all[4].id));
+  query.user_id = 2;
+  EXPECT_THAT(ids(Audit(query)), ElementsAre(all[1].id));
+  query.user_id.reset();
+  query.type = "TOKEN.CREATE";  // Exact.
+  EXPECT_TRUE(Audit(query).empty());
+  query.type = "t\xC3\xB6ken";
+  EXPECT_TRUE(Audit(query).empty());
+  query.type.reset();
+  query.before_id = all[1].id;
+  query.limit = 2;
+  EXPECT_THAT(ids(Audit(query)), ElementsAre(all[2].id, all[3].id));
+  query.limit = 0;
+  EXPECT_CODE(store_->ListAuditEvents(query).status(), kInvalidArgument);
+}
+
+TEST_F(MysqlTokenLifecycleTest, AuditEventsAreFittedToTheirColumns) {
+  AuditEvent event;
+  event.time = clock_.Now();
+  event.type = "token.update";
+  event.object_id = std::string(127, 'o') + "\xC3\xA9";  // Ends at byte 129.
+  event.peer = std::string(200, 'p');
+  event.details = std::string(1022, 'd') + "\xF0\x9F\x98\x80";  // 1026 bytes.
+  ASSERT_OK(store_->AppendAuditEvent(event));
+  event.object_id = "ab\xFF\xC3z";
+  event.peer = "ok";
+  event.details = "line\nbreak";
+  ASSERT_OK(store_->AppendAuditEvent(event));
+
+  AuditQuery query;
+  const std::vector<AuditEvent> events = Audit(query);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].object_id, std::string(127, 'o'));
+  EXPECT_EQ(events[1].peer, std::string(128, 'p'));
+  EXPECT_EQ(events[1].details, std::string(1022, 'd'));
+  EXPECT_EQ(events[0].object_id, "ab??z");
+  EXPECT_EQ(events[0].details, "line\nbreak");
+
+  // Types and credential kinds are fixed names: a bad one is a bug.
+  event.type = "t\xC3\xB6ken";
+  EXPECT_CODE(store_->AppendAuditEvent(event), kInvalidArgument);
+  event.type = std::string(65, 't');
+  EXPECT_CODE(store_->AppendAuditEvent(event), kInvalidArgument);
+  event.type = "token.update";
+  event.credential_kind = std::string(17, 'k');
+  EXPECT_CODE(store_->AppendAuditEvent(event), kInvalidArgument);
+  EXPECT_EQ(Audit(query).size(), 2u);
+}
+
+// --- Migration 3: rotation, peers, idempotency keys, audit log ---
+
+// Whether the schema holds what migration 3 adds; empty if it does.
+std::string MissingFromMigrationThree(const MysqlOptions& options) {
+  absl::StatusOr<TestRows> rows = QueryForTest(
+      options,
+      "SELECT (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE "
+      "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'access_tokens' AND "
+      "COLUMN_NAME IN ('family_id', 'rotated_to', 'last_used_peers')) + "
+      "(SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS "
+      "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'access_tokens' AND "
+      "INDEX_NAME IN ('access_tokens_family', 'access_tokens_revoke_time', "
+      "'access_tokens_expire_time')) + "
+      "(SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+      "DATABASE() AND TABLE_NAME IN ('idempotency_keys', 'audit_events'))");
+  if (!rows.ok()) return rows.status().ToString();
+  if ((*rows)[0][0] != "8") {
+    return absl::StrCat("found ", (*rows)[0][0].value_or("NULL"), " of 8");
+  }
+  return "";
+}
+
+TEST_F(MysqlStoreTest, MigrationThreeIsAppliedOnceAndIdempotent) {
+  EXPECT_EQ(MissingFromMigrationThree(db_.options()), "");
+  ASSERT_OK(store_->Migrate());
+  EXPECT_EQ(MissingFromMigrationThree(db_.options()), "");
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+}
+
+TEST_F(MysqlStoreTest, MigrationThreeUpgradesAVersionTwoDatabase) {
+  RevertToVersionTwo(db_.options());
+  ASSERT_FALSE(MissingFromMigrationThree(db_.options()).empty());
+  const User user = CreateUser("existing");
+  // Tokens as the version 2 store wrote them.
+  for (const char* id : {"oldpid1", "oldpid2"}) {
+    ASSERT_OK(ExecuteForTest(
+        db_.options(),
+        absl::StrCat("INSERT INTO access_tokens (public_id, user_id, name, "
+                     "value_hash, hint, access, scopes, create_time_us, "
+                     "update_time_us) VALUES ('",
+                     id, "', ", user.id,
+                     ", 'old', REPEAT('a', 64), 'hint', 2, "
+                     "'', ",
+                     absl::ToUnixMicros(clock_.Now()), ", ",
+                     absl::ToUnixMicros(clock_.Now()), ")")));
+  }
+
+  ASSERT_OK(store_->Migrate());
+  EXPECT_EQ(MissingFromMigrationThree(db_.options()), "");
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+
+  // No family id stored: each is its own family.
+  absl::StatusOr<TestRows> raw = QueryForTest(
+      db_.options(), "SELECT family_id, last_used_peers FROM access_tokens");
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  for (const auto& row : *raw) {
+    EXPECT_EQ(row[0], std::nullopt);
+    EXPECT_EQ(row[1], "");
+  }
+  absl::StatusOr<TokenRecord> old = store_->GetToken("oldpid1");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->family_id, "oldpid1");
+  EXPECT_EQ(old->rotated_to, std::nullopt);
+  EXPECT_TRUE(old->last_used_peers.empty());
+
+  absl::StatusOr<RotateTokenResult> rotated =
+      store_->RotateToken("oldpid1", MakeToken(user.id, "newpid", clock_.Now()),
+                          clock_.Now(), nullptr);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_EQ(rotated->old_token.family_id, "oldpid1");
+  EXPECT_EQ(rotated->successor.family_id, "oldpid1");
+  absl::StatusOr<int> revoked =
+      store_->RevokeTokenFamily("oldpid1", clock_.Now());
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(*revoked, 1);  // newpid; oldpid1 is revoked already.
+  revoked = store_->RevokeTokenFamily("oldpid2", clock_.Now());
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(*revoked, 1);  // Its family id is still NULL.
+}
+
+TEST_F(MysqlStoreTest, MigrationThreeIsRedoneAfterACrashBeforeItsRecord) {
+  // Crashed after every statement, before the record.
+  ASSERT_OK(ExecuteForTest(db_.options(),
+                           "DELETE FROM schema_migrations WHERE version = 3"));
+  ASSERT_OK(store_->Migrate());
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+
+  // Crashed after the ALTER only.
+  ASSERT_OK(ExecuteForTest(db_.options(), "DROP TABLE idempotency_keys"));
+  ASSERT_OK(ExecuteForTest(db_.options(), "DROP TABLE audit_events"));
+  ASSERT_OK(ExecuteForTest(db_.options(),
+                           "DELETE FROM schema_migrations WHERE version = 3"));
+  ASSERT_OK(store_->Migrate());
+  EXPECT_EQ(MissingFromMigrationThree(db_.options()), "");
+  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
 }
 
 }  // namespace
