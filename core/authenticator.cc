@@ -4,7 +4,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "core/duration.h"
 #include "core/status_macros.h"
 #include "core/validation.h"
 
@@ -32,18 +34,72 @@ absl::StatusOr<User> LoadActiveUser(Store& store, int64_t user_id) {
 
 Authenticator::Authenticator(Store* store, Clock* clock,
                              const TokenFormat* format,
-                             const PasswordHasher* hasher, AuthPolicy policy)
+                             const PasswordHasher* hasher, AuthPolicy policy,
+                             TokenUseSink* uses, const AuditLog* audit)
     : store_(store),
       clock_(clock),
       format_(format),
       hasher_(hasher),
-      policy_(std::move(policy)) {}
+      policy_(std::move(policy)),
+      uses_(uses),
+      audit_(audit) {}
 
 absl::StatusOr<AuthResult> Authenticator::Authenticate(
     const Credential& credential, Operation operation,
-    absl::Span<const std::string> required_scopes) const {
+    absl::Span<const std::string> required_scopes,
+    absl::string_view peer) const {
+  int64_t subject = 0;
+  absl::StatusOr<AuthResult> result =
+      Check(credential, operation, required_scopes, &subject);
+  if (result.ok()) {
+    result->peer = std::string(peer);
+    if (result->token.has_value() && uses_ != nullptr) {
+      uses_->Used(*result->token, peer, clock_->Now());
+    }
+    return result;
+  }
+  const absl::Status& s = result.status();
+  // Credentials refused by their shape alone (bad checksum, malformed
+  // session ID) are not audited: writing a row for each would hand the
+  // database the very load the checksum exists to keep away.
+  bool malformed = false;
+  if (const auto* t = std::get_if<TokenCredential>(&credential)) {
+    malformed = !format_->Parse(t->value).ok();
+  } else if (const auto* sc = std::get_if<SessionCredential>(&credential)) {
+    malformed = !IsWellFormedSessionSecret(sc->session_id);
+  }
+  if (audit_ != nullptr && !malformed &&
+      (absl::IsUnauthenticated(s) || absl::IsPermissionDenied(s))) {
+    AuditEvent event;
+    event.type = absl::StrContains(s.message(), "locked") ? audit::kAuthLockout
+                                                           : audit::kAuthFailed;
+    event.peer = std::string(peer);
+    event.subject_user_id = subject;
+    event.details = std::string(s.message());
+    // Name what was presented only by its non-secret part.
+    if (const auto* basic = std::get_if<BasicCredential>(&credential);
+        basic != nullptr && ValidateUsername("", basic->username).ok()) {
+      event.credential_kind = "basic";
+      event.object_id = basic->username;
+    } else if (const auto* token = std::get_if<TokenCredential>(&credential)) {
+      event.credential_kind = "access_token";
+      absl::StatusOr<std::string> id = format_->Parse(token->value);
+      if (id.ok()) event.object_id = *id;
+    } else if (std::holds_alternative<SessionCredential>(credential)) {
+      event.credential_kind = "session";
+    }
+    audit_->Record(std::move(event));
+  }
+  return result;
+}
+
+absl::StatusOr<AuthResult> Authenticator::Check(
+    const Credential& credential, Operation operation,
+    absl::Span<const std::string> required_scopes, int64_t* subject) const {
   ASSIGN_OR_RETURN(AuthResult result,
-                   std::visit([this](const auto& c) { return Resolve(c); },
+                   std::visit([this, subject](const auto& c) {
+                     return Resolve(c, subject);
+                   },
                               credential));
   if (result.session.has_value()) {
     if (operation == Operation::kRead) return result;
@@ -84,7 +140,7 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
 }
 
 absl::StatusOr<AuthResult> Authenticator::Resolve(
-    const TokenCredential& credential) const {
+    const TokenCredential& credential, int64_t* subject) const {
   // Format and checksum first: a mistyped or forged value costs no query.
   ASSIGN_OR_RETURN(std::string public_id, format_->Parse(credential.value));
   absl::StatusOr<TokenRecord> token = store_->GetToken(public_id);
@@ -96,7 +152,32 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
                                 TokenFormat::Hash(credential.value))) {
     return absl::UnauthenticatedError("token: unknown");
   }
-  switch (StateOf(*token, policy_.tokens, clock_->Now())) {
+  *subject = token->user_id;
+  const absl::Time now = clock_->Now();
+  if (token->revoke_time.has_value() && token->rotated_to.has_value()) {
+    // A rotated-out value came back: it may have leaked, so its whole
+    // family goes (GitLab's reuse detection).
+    absl::StatusOr<int> revoked =
+        store_->RevokeTokenFamily(token->family_id, now);
+    if (audit_ != nullptr) {
+      AuditEvent event;
+      event.type = audit::kTokenReuseDetected;
+      event.subject_user_id = token->user_id;
+      event.object_id = token->public_id;
+      event.credential_kind = "access_token";
+      event.details =
+          revoked.ok()
+              ? absl::StrCat("family=", token->family_id, " revoked=", *revoked)
+              : absl::StrCat("family=", token->family_id,
+                             " revoke failed: ", revoked.status().message());
+      audit_->Record(std::move(event));
+    }
+    RETURN_IF_ERROR(revoked.status());
+    return absl::UnauthenticatedError(
+        "token: rotated out; reuse detected, so every token of its family "
+        "is now revoked");
+  }
+  switch (StateOf(*token, policy_.tokens, now)) {
     case TokenState::kActive:
       break;
     case TokenState::kRevoked:
@@ -117,7 +198,7 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
 }
 
 absl::StatusOr<AuthResult> Authenticator::Resolve(
-    const BasicCredential& credential) const {
+    const BasicCredential& credential, int64_t* subject) const {
   const absl::Status wrong =
       absl::UnauthenticatedError("basic: wrong username or password");
   if (!ValidateUsername("username", credential.username).ok() ||
@@ -131,6 +212,7 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
     return wrong;
   }
   RETURN_IF_ERROR(user.status());
+  *subject = user->id;
   // Count the attempt as a failure before checking it, atomically, so that
   // parallel guesses cannot evaluate more than the threshold.
   ASSIGN_OR_RETURN(bool allowed,
@@ -138,9 +220,10 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
                                                 clock_->Now()));
   if (!allowed) {
     return absl::UnauthenticatedError(absl::StrCat(
-        "basic: too many failed password attempts for this account; it is "
-        "locked for up to ",
-        absl::FormatDuration(policy_.lockout.period)));
+        "basic: too many failed (or simultaneous) password checks for this "
+        "account; it is locked for up to ",
+        FormatSettingDuration(policy_.lockout.period),
+        " after repeated failures; use a token for parallel calls"));
   }
   if (!hasher_->Verify(user->password_hash, credential.password)) return wrong;
   RETURN_IF_ERROR(store_->ClearPasswordFailures(user->id));
@@ -154,7 +237,7 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
 }
 
 absl::StatusOr<AuthResult> Authenticator::Resolve(
-    const SessionCredential& credential) const {
+    const SessionCredential& credential, int64_t* subject) const {
   if (!IsWellFormedSessionSecret(credential.session_id)) {
     return absl::UnauthenticatedError(absl::StrCat(
         "session: malformed session ID (expected ", kSessionSecretLength,
@@ -166,6 +249,7 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
     return absl::UnauthenticatedError("session: unknown");
   }
   RETURN_IF_ERROR(session.status());
+  *subject = session->user_id;
   const absl::Time now = clock_->Now();
   const SessionPolicy& rules = policy_.sessions;
   if (session->end_time.has_value()) {

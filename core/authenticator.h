@@ -16,7 +16,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/audit_log.h"
 #include "core/clock.h"
+#include "core/last_use.h"
 #include "core/password_hasher.h"
 #include "core/policy.h"
 #include "core/store.h"
@@ -45,8 +47,11 @@ inline constexpr int kSessionSecretLength = 32;
 
 class Authenticator {
  public:
+  // `uses` (may be null) learns of every successful token use; `audit` (may
+  // be null) records failures, lockouts and detected token reuse.
   Authenticator(Store* store, Clock* clock, const TokenFormat* format,
-                const PasswordHasher* hasher, AuthPolicy policy);
+                const PasswordHasher* hasher, AuthPolicy policy,
+                TokenUseSink* uses = nullptr, const AuditLog* audit = nullptr);
 
   // Resolves `credential` and checks it permits `operation` with every scope
   // in `required_scopes`. UNAUTHENTICATED: the credential does not resolve
@@ -54,22 +59,36 @@ class Authenticator {
   // permit this (read-only token, missing scope, missing or wrong CSRF token
   // for a write). UNAVAILABLE: the store is down. Messages never contain the
   // credential.
+  // `peer` is where the credential came from (the caller's address); it is
+  // recorded as the token's last-use peer and in the audit log.
   absl::StatusOr<AuthResult> Authenticate(
       const Credential& credential, Operation operation,
-      absl::Span<const std::string> required_scopes) const;
+      absl::Span<const std::string> required_scopes,
+      absl::string_view peer = "") const;
 
   const AuthPolicy& policy() const { return policy_; }
 
  private:
-  absl::StatusOr<AuthResult> Resolve(const TokenCredential& credential) const;
-  absl::StatusOr<AuthResult> Resolve(const BasicCredential& credential) const;
-  absl::StatusOr<AuthResult> Resolve(const SessionCredential& credential) const;
+  // The Check and Resolve functions set *subject to the user the credential
+  // names once that is known, also when they fail (for the audit log).
+  absl::StatusOr<AuthResult> Check(const Credential& credential,
+                                   Operation operation,
+                                   absl::Span<const std::string> scopes,
+                                   int64_t* subject) const;
+  absl::StatusOr<AuthResult> Resolve(const TokenCredential& credential,
+                                     int64_t* subject) const;
+  absl::StatusOr<AuthResult> Resolve(const BasicCredential& credential,
+                                     int64_t* subject) const;
+  absl::StatusOr<AuthResult> Resolve(const SessionCredential& credential,
+                                     int64_t* subject) const;
 
   Store* const store_;
   Clock* const clock_;
   const TokenFormat* const format_;
   const PasswordHasher* const hasher_;
   const AuthPolicy policy_;
+  TokenUseSink* const uses_;
+  const AuditLog* const audit_;
 };
 
 // True if `s` has the length and alphabet of a session ID or CSRF token.

@@ -1,5 +1,7 @@
 #include "core/page_token.h"
 
+#include <zlib.h>
+
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -9,16 +11,24 @@
 
 namespace tokenauth {
 namespace {
-constexpr absl::string_view kVersion = "v1";
-}  // namespace
 
-std::string EncodePageToken(const PageCursor& cursor) {
-  return absl::WebSafeBase64Escape(absl::StrCat(kVersion, ":", cursor.user_id,
-                                                ":", cursor.before_row, ":",
-                                                cursor.show_unusable ? 1 : 0));
+constexpr absl::string_view kVersion = "v2";
+
+uint32_t ListingTag(absl::string_view listing) {
+  return static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(listing.data()),
+            static_cast<uInt>(listing.size())));
 }
 
-absl::StatusOr<PageCursor> DecodePageToken(absl::string_view token) {
+}  // namespace
+
+std::string EncodePageToken(int64_t before_row, absl::string_view listing) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(kVersion, ":", before_row, ":", ListingTag(listing)));
+}
+
+absl::StatusOr<PageCursor> DecodePageToken(absl::string_view token,
+                                           absl::string_view listing) {
   const absl::Status malformed = absl::InvalidArgumentError(
       "page_token: malformed; pass next_page_token from the previous "
       "response unchanged");
@@ -28,15 +38,17 @@ absl::StatusOr<PageCursor> DecodePageToken(absl::string_view token) {
   }
   std::vector<absl::string_view> parts = absl::StrSplit(raw, ':');
   PageCursor c;
-  int unusable = 0;
-  if (parts.size() != 4 || parts[0] != kVersion ||
-      !absl::SimpleAtoi(parts[1], &c.user_id) ||
-      !absl::SimpleAtoi(parts[2], &c.before_row) ||
-      !absl::SimpleAtoi(parts[3], &unusable) || c.user_id <= 0 ||
-      c.before_row <= 0 || (unusable != 0 && unusable != 1)) {
+  uint32_t tag = 0;
+  if (parts.size() != 3 || parts[0] != kVersion ||
+      !absl::SimpleAtoi(parts[1], &c.before_row) ||
+      !absl::SimpleAtoi(parts[2], &tag) || c.before_row <= 0) {
     return malformed;
   }
-  c.show_unusable = unusable == 1;
+  if (tag != ListingTag(listing)) {
+    return absl::InvalidArgumentError(
+        "page_token: belongs to a different listing; repeat the request that "
+        "returned it with the same caller and filters");
+  }
   return c;
 }
 

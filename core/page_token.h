@@ -1,8 +1,9 @@
-// Page tokens for ListTokens: an opaque cursor bound to the listing it came
-// from (whose tokens), so a token from one user's listing is refused in
-// another's. Not a secret and not signed: the listing itself is always
-// filtered by the authorised user, so a forged cursor can only move within
-// what the caller may already see. Stateless; thread-safe.
+// Page tokens: an opaque cursor bound to the listing it came from. The
+// listing is described by a string naming the viewer and every filter
+// (e.g. "tokens:<caller>:<user>:<state>:..."); a token used with any other
+// listing, e.g. by another user or with other filters, is refused. Not
+// signed: listings are always filtered by what the caller may see, so a
+// forged cursor can only move within that. Stateless; thread-safe.
 #ifndef TOKENAUTH_CORE_PAGE_TOKEN_H_
 #define TOKENAUTH_CORE_PAGE_TOKEN_H_
 
@@ -15,14 +16,14 @@
 namespace tokenauth {
 
 struct PageCursor {
-  int64_t user_id = 0;     // Whose listing.
   int64_t before_row = 0;  // Continue with rows below this one.
-  bool show_unusable = false;
 };
 
-std::string EncodePageToken(const PageCursor& cursor);
-// INVALID_ARGUMENT ("page_token: ...") for anything Encode did not make.
-absl::StatusOr<PageCursor> DecodePageToken(absl::string_view token);
+std::string EncodePageToken(int64_t before_row, absl::string_view listing);
+// INVALID_ARGUMENT ("page_token: ...") for anything Encode did not make for
+// this `listing`.
+absl::StatusOr<PageCursor> DecodePageToken(absl::string_view token,
+                                           absl::string_view listing);
 
 }  // namespace tokenauth
 

@@ -3,6 +3,7 @@
 #ifndef TOKENAUTH_CORE_POLICY_H_
 #define TOKENAUTH_CORE_POLICY_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,20 @@ struct TokenPolicy {
   int max_tokens_per_user = 50;
   // TOKENAUTH_TOKEN_SCOPES: allowed scopes; empty = any well-formed scope.
   std::vector<std::string> scope_catalogue;
+  // ACCESS_TOKEN_DEFAULT_LIFETIME: applied when a create gives none.
+  std::optional<absl::Duration> default_lifetime;
+  // ACCESS_TOKEN_MAX_LIFETIME: expire_time at most this far from now.
+  std::optional<absl::Duration> max_lifetime;
+  // ACCESS_TOKEN_REQUIRE_EXPIRATION: every token must expire.
+  bool require_expiration = false;
+  // ACCESS_TOKEN_LAST_USE_UPDATE_MIN_INTERVAL: last use written at most
+  // this often per token.
+  absl::Duration last_use_interval = absl::Minutes(10);
+  // ACCESS_TOKEN_UNUSABLE_TOKEN_TTL: the janitor deletes tokens unusable for
+  // longer than this.
+  absl::Duration unusable_ttl = absl::Hours(24 * 90);
+  // Distinct peer addresses kept per token.
+  int max_last_used_peers = 5;
 };
 
 struct SessionPolicy {

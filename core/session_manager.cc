@@ -37,11 +37,13 @@ std::string TruncateUtf8(absl::string_view s, size_t max) {
 }  // namespace
 
 SessionManager::SessionManager(Store* store, Clock* clock, Random* random,
-                               const Authenticator* authenticator)
+                               const Authenticator* authenticator,
+                               const AuditLog* audit)
     : store_(store),
       clock_(clock),
       random_(random),
-      authenticator_(authenticator) {}
+      authenticator_(authenticator),
+      audit_(audit) {}
 
 absl::Time SessionManager::IdleExpireTime(const SessionRecord& session) const {
   return std::min(
@@ -56,8 +58,9 @@ absl::StatusOr<SessionManager::Started> SessionManager::Login(
   if (user_agent.size() > kMaxUserAgentBytes) {
     return absl::InvalidArgumentError("user_agent: at most 256 bytes");
   }
-  if (!IsValidUtf8(user_agent)) {
-    return absl::InvalidArgumentError("user_agent: must be valid UTF-8");
+  if (!IsValidUtf8(user_agent) || HasControlCharacters(user_agent)) {
+    return absl::InvalidArgumentError(
+        "user_agent: must be valid UTF-8 without control characters");
   }
   if (username.empty()) {
     return absl::InvalidArgumentError("username: required");
@@ -66,7 +69,7 @@ absl::StatusOr<SessionManager::Started> SessionManager::Login(
       AuthResult who,
       authenticator_->Authenticate(
           BasicCredential{std::string(username), std::string(password)},
-          Operation::kWrite, {}));
+          Operation::kWrite, {}, peer));
 
   const absl::Time now = clock_->Now();
   Started started;
@@ -83,6 +86,10 @@ absl::StatusOr<SessionManager::Started> SessionManager::Login(
   record.peer = TruncateUtf8(peer, kMaxPeerBytes);
   record.user_agent = std::string(user_agent);
   ASSIGN_OR_RETURN(started.session, store_->InsertSession(record));
+  if (audit_ != nullptr) {
+    audit_->Record(who, record.peer, audit::kSessionLogin, record.user_id,
+                   started.session.handle);
+  }
   return started;
 }
 
@@ -95,7 +102,12 @@ absl::Status SessionManager::Logout(const AuthResult& caller) {
   absl::StatusOr<SessionRecord> ended =
       store_->EndSession(caller.session->handle, clock_->Now());
   if (absl::IsNotFound(ended.status())) return absl::OkStatus();  // Raced.
-  return ended.status();
+  RETURN_IF_ERROR(ended.status());
+  if (audit_ != nullptr) {
+    audit_->Record(caller, caller.peer, audit::kSessionLogout,
+                   caller.principal.user_id, caller.session->handle);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> SessionManager::TargetUser(
@@ -136,6 +148,10 @@ absl::StatusOr<SessionRecord> SessionManager::Revoke(const AuthResult& caller,
   absl::StatusOr<SessionRecord> ended =
       store_->EndSession(handle, clock_->Now());
   if (absl::IsNotFound(ended.status())) return not_found;
+  if (ended.ok() && audit_ != nullptr) {
+    audit_->Record(caller, caller.peer, audit::kSessionRevoke, ended->user_id,
+                   handle);
+  }
   return ended;
 }
 
@@ -143,7 +159,12 @@ absl::StatusOr<int> SessionManager::RevokeAll(const AuthResult& caller,
                                               int64_t user_id) {
   ASSIGN_OR_RETURN(int64_t target,
                    TargetUser(caller, user_id, "end other users' sessions"));
-  return store_->EndUserSessions(target, clock_->Now());
+  absl::StatusOr<int> ended = store_->EndUserSessions(target, clock_->Now());
+  if (ended.ok() && audit_ != nullptr) {
+    audit_->Record(caller, caller.peer, audit::kSessionRevoke, target, "*",
+                   absl::StrCat("count=", *ended));
+  }
+  return ended;
 }
 
 }  // namespace tokenauth

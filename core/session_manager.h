@@ -25,8 +25,10 @@ class SessionManager {
   static constexpr size_t kMaxPeerBytes = 128;
   static constexpr int kMaxListed = 1000;
 
+  // `audit` may be null.
   SessionManager(Store* store, Clock* clock, Random* random,
-                 const Authenticator* authenticator);
+                 const Authenticator* authenticator,
+                 const AuditLog* audit = nullptr);
 
   struct Started {
     SessionRecord session;
@@ -62,6 +64,7 @@ class SessionManager {
   Clock* const clock_;
   Random* const random_;
   const Authenticator* const authenticator_;
+  const AuditLog* const audit_;
 };
 
 }  // namespace tokenauth

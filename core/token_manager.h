@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/audit_log.h"
 #include "core/clock.h"
 #include "core/policy.h"
 #include "core/random.h"
@@ -28,19 +29,28 @@ class TokenManager {
   static constexpr int kDefaultPageSize = 50;
   static constexpr int kMaxPageSize = 1000;
 
+  // `audit` may be null (no audit log).
   TokenManager(Store* store, Clock* clock, Random* random,
-               const TokenFormat* format, TokenPolicy policy);
+               const TokenFormat* format, TokenPolicy policy,
+               const AuditLog* audit = nullptr);
+
+  // An expiration as a request gives it: at most one of the two.
+  struct Expiration {
+    std::optional<absl::Time> expire_time;
+    std::optional<absl::Duration> ttl;
+  };
 
   struct CreateParams {
     std::string name;
-    // At most one of these; neither: the token does not expire.
-    std::optional<absl::Time> expire_time;
-    std::optional<absl::Duration> ttl;
+    // Neither: ACCESS_TOKEN_DEFAULT_LIFETIME if set, else no expiration.
+    Expiration expiration;
     Permissions permissions;
+    std::string request_id;  // Optional idempotency key.
   };
   struct Created {
     TokenRecord token;
-    std::string value;  // Secret; shown to the caller once.
+    std::string value;  // Secret; shown to the caller once. Empty on replay.
+    bool replayed = false;
   };
   absl::StatusOr<Created> Create(const AuthResult& caller,
                                  const CreateParams& params);
@@ -53,6 +63,11 @@ class TokenManager {
     int page_size = 0;    // 0: kDefaultPageSize.
     std::string page_token;
     bool show_unusable = false;
+    // Only this state (wins over show_unusable).
+    std::optional<TokenState> state;
+    std::string name_contains;
+    // Only usable tokens expiring within this from now.
+    std::optional<absl::Duration> expiring_within;
   };
   struct Page {
     std::vector<TokenRecord> tokens;
@@ -69,6 +84,18 @@ class TokenManager {
   absl::StatusOr<TokenRecord> Revoke(const AuthResult& caller,
                                      absl::string_view id);
 
+  struct Rotated {
+    TokenRecord old_token;
+    TokenRecord successor;
+    std::string value;  // The successor's; empty on replay.
+    bool replayed = false;
+  };
+  // Revokes `id` and issues its successor. Rotating a token that was already
+  // rotated out revokes its whole family and answers NOT_FOUND.
+  absl::StatusOr<Rotated> Rotate(const AuthResult& caller, absl::string_view id,
+                                 const Expiration& expiration,
+                                 absl::string_view request_id);
+
   TokenState StateOf(const TokenRecord& token);
   const TokenPolicy& policy() const { return policy_; }
 
@@ -77,13 +104,28 @@ class TokenManager {
   // Loads a token the caller may act on, or NOT_FOUND.
   absl::StatusOr<TokenRecord> LoadFor(const AuthResult& caller,
                                       absl::string_view id, Intent intent);
+  // The expire_time a create or rotation gets under the policy;
+  // `fallback` is the lifetime used when the request gives none.
+  absl::StatusOr<std::optional<absl::Time>> ResolveExpiration(
+      const Expiration& expiration, std::optional<absl::Duration> fallback,
+      absl::Time now) const;
+  // Checks an expire_time (or none) against the policy.
+  absl::Status CheckExpirationPolicy(absl::string_view field,
+                                     const std::optional<absl::Time>& expire,
+                                     absl::Time now) const;
+  TokenRecord NewRecord(const AuthResult& caller, absl::Time now,
+                        std::string* value);
 
   Store* const store_;
   Clock* const clock_;
   Random* const random_;
   const TokenFormat* const format_;
   const TokenPolicy policy_;
+  const AuditLog* const audit_;
 };
+
+// 1..64 characters from [A-Za-z0-9._-]; INVALID_ARGUMENT otherwise.
+absl::Status ValidateRequestId(absl::string_view request_id);
 
 // PERMISSION_DENIED when the caller authenticated with a token: `what` needs
 // a password (Basic) or a session.

@@ -35,11 +35,13 @@ absl::StatusOr<User> NotFoundAsNamed(absl::StatusOr<User> user,
 
 UserManager::UserManager(Store* store, Clock* clock,
                          const PasswordHasher* hasher,
-                         const Authenticator* authenticator)
+                         const Authenticator* authenticator,
+                         const AuditLog* audit)
     : store_(store),
       clock_(clock),
       hasher_(hasher),
-      authenticator_(authenticator) {}
+      authenticator_(authenticator),
+      audit_(audit) {}
 
 absl::StatusOr<User> UserManager::Create(const AuthResult& caller,
                                          absl::string_view username,
@@ -54,6 +56,10 @@ absl::StatusOr<User> UserManager::Create(const AuthResult& caller,
   if (absl::IsAlreadyExists(user.status())) {
     return absl::AlreadyExistsError(
         absl::StrCat("username: \"", username, "\" is taken"));
+  }
+  if (user.ok() && audit_ != nullptr) {
+    audit_->Record(caller, caller.peer, audit::kUserCreate, user->id,
+                   user->username, admin ? "admin=true" : "admin=false");
   }
   return user;
 }
@@ -103,7 +109,14 @@ absl::StatusOr<User> UserManager::SetDisabled(const AuthResult& caller,
   RETURN_IF_ERROR(s);
   // Sessions end for good; tokens stay and work again once re-enabled.
   if (disabled) RETURN_IF_ERROR(store_->EndUserSessions(user_id, now).status());
-  return NotFoundAsNamed(store_->GetUserById(user_id), user_id);
+  absl::StatusOr<User> user =
+      NotFoundAsNamed(store_->GetUserById(user_id), user_id);
+  if (user.ok() && audit_ != nullptr) {
+    audit_->Record(caller, caller.peer,
+                   disabled ? audit::kUserDisable : audit::kUserEnable, user_id,
+                   user->username);
+  }
+  return user;
 }
 
 absl::Status UserManager::SetPassword(const AuthResult& caller,
@@ -126,7 +139,7 @@ absl::Status UserManager::SetPassword(const AuthResult& caller,
         authenticator_
             ->Authenticate(BasicCredential{caller.principal.username,
                                            std::string(current_password)},
-                           Operation::kWrite, {})
+                           Operation::kWrite, {}, caller.peer)
             .status();
     if (absl::IsUnauthenticated(current)) {
       return absl::PermissionDeniedError(
@@ -146,7 +159,12 @@ absl::Status UserManager::SetPassword(const AuthResult& caller,
   // A new password ends every session of the user, the caller's included,
   // and lifts a lockout.
   RETURN_IF_ERROR(store_->EndUserSessions(id, now).status());
-  return store_->ClearPasswordFailures(id);
+  RETURN_IF_ERROR(store_->ClearPasswordFailures(id));
+  if (audit_ != nullptr) {
+    audit_->Record(caller, caller.peer, audit::kUserPasswordChange, id,
+                   absl::StrCat(id));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<UserManager::Bootstrap> UserManager::BootstrapAdmin(

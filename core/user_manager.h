@@ -21,8 +21,10 @@ namespace tokenauth {
 
 class UserManager {
  public:
+  // `audit` may be null.
   UserManager(Store* store, Clock* clock, const PasswordHasher* hasher,
-              const Authenticator* authenticator);
+              const Authenticator* authenticator,
+              const AuditLog* audit = nullptr);
 
   absl::StatusOr<User> Create(const AuthResult& caller,
                               absl::string_view username,
@@ -54,6 +56,7 @@ class UserManager {
   Clock* const clock_;
   const PasswordHasher* const hasher_;
   const Authenticator* const authenticator_;
+  const AuditLog* const audit_;
 };
 
 }  // namespace tokenauth

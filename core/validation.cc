@@ -58,6 +58,30 @@ bool IsValidUtf8(absl::string_view s) {
   return true;
 }
 
+bool HasControlCharacters(absl::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char u = static_cast<unsigned char>(s[i]);
+    if (u < 0x20 || u == 0x7F) return true;  // C0 and DEL.
+    // C1 controls U+0080..U+009F are encoded C2 80..C2 9F.
+    if (u == 0xC2 && i + 1 < s.size()) {
+      const unsigned char v = static_cast<unsigned char>(s[i + 1]);
+      if (v >= 0x80 && v <= 0x9F) return true;
+    }
+    // Bidi embeddings and overrides U+202A..U+202E (E2 80 AA..AE) and
+    // isolates U+2066..U+2069 (E2 81 A6..A9): they make text display as
+    // something else ("Trojan Source").
+    if (u == 0xE2 && i + 2 < s.size()) {
+      const unsigned char v = static_cast<unsigned char>(s[i + 1]);
+      const unsigned char w = static_cast<unsigned char>(s[i + 2]);
+      if ((v == 0x80 && w >= 0xAA && w <= 0xAE) ||
+          (v == 0x81 && w >= 0xA6 && w <= 0xA9)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 absl::Status ValidateTokenName(absl::string_view field,
                                absl::string_view name) {
   if (name.empty()) return Invalid(field, "required (1..255 bytes of UTF-8)");
@@ -66,11 +90,10 @@ absl::Status ValidateTokenName(absl::string_view field,
                                        name.size(), " bytes"));
   }
   if (!IsValidUtf8(name)) return Invalid(field, "must be valid UTF-8");
-  for (char c : name) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) {
-      return Invalid(field, "must not contain control characters");
-    }
+  if (HasControlCharacters(name)) {
+    return Invalid(field,
+                   "must not contain control or bidirectional-override "
+                   "characters");
   }
   return absl::OkStatus();
 }

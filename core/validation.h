@@ -22,6 +22,10 @@ inline constexpr size_t kMaxScopeLength = 64;
 // Well-formed UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
 bool IsValidUtf8(absl::string_view s);
 
+// True if `s` (valid UTF-8) holds C0 or C1 control characters, DEL, or
+// bidirectional embedding/override/isolate characters.
+bool HasControlCharacters(absl::string_view s);
+
 // 1..255 bytes of valid UTF-8 without control characters.
 absl::Status ValidateTokenName(absl::string_view field, absl::string_view name);
 // 1..64 characters from [A-Za-z0-9._@-].

@@ -5,7 +5,9 @@
 
 #include <memory>
 
+#include "core/audit_log.h"
 #include "core/authenticator.h"
+#include "core/last_use.h"
 #include "core/session_manager.h"
 #include "core/token_manager.h"
 #include "core/user_manager.h"
@@ -37,14 +39,17 @@ class CoreFixture : public ::testing::Test {
   }
   void Rebuild(const AuthPolicy& policy) {
     policy_ = policy;
-    authenticator_ = std::make_unique<Authenticator>(&store_, &clock_, &format_,
-                                                     &hasher_, policy);
+    last_use_ = std::make_unique<LastUseRecorder>(
+        &store_, policy.tokens.last_use_interval,
+        policy.tokens.max_last_used_peers);
+    authenticator_ = std::make_unique<Authenticator>(
+        &store_, &clock_, &format_, &hasher_, policy, last_use_.get(), &audit_);
     tokens_ = std::make_unique<TokenManager>(&store_, &clock_, &random_,
-                                             &format_, policy.tokens);
+                                             &format_, policy.tokens, &audit_);
     users_ = std::make_unique<UserManager>(&store_, &clock_, &hasher_,
-                                           authenticator_.get());
-    sessions_ = std::make_unique<SessionManager>(&store_, &clock_, &random_,
-                                                 authenticator_.get());
+                                           authenticator_.get(), &audit_);
+    sessions_ = std::make_unique<SessionManager>(
+        &store_, &clock_, &random_, authenticator_.get(), &audit_);
   }
 
   AuthResult Admin() {
@@ -70,7 +75,7 @@ class CoreFixture : public ::testing::Test {
     TokenManager::CreateParams p;
     p.name = "t";
     p.permissions.access = access;
-    p.ttl = ttl;
+    p.expiration.ttl = ttl;
     absl::StatusOr<TokenManager::Created> c = tokens_->Create(owner, p);
     EXPECT_TRUE(c.ok()) << c.status();
     return *c;
@@ -83,6 +88,11 @@ class CoreFixture : public ::testing::Test {
   SodiumRandom random_;
   TokenFormat format_;
   PasswordHasher hasher_;
+  // Audit write failures fail the test.
+  AuditLog audit_{&store_, &clock_, [](const absl::Status& s, const AuditEvent& e) {
+                    ADD_FAILURE() << "audit " << e.type << ": " << s;
+                  }};
+  std::unique_ptr<LastUseRecorder> last_use_;
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<TokenManager> tokens_;
   std::unique_ptr<UserManager> users_;

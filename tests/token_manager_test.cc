@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "core/page_token.h"
 #include "tests/core_fixture.h"
 
@@ -100,19 +101,19 @@ TEST_F(TokenManagerTest, ExpirationMustBeInTheFuture) {
   AuthResult alice = MakeUser("alice");
   TokenManager::CreateParams p;
   p.name = "x";
-  p.expire_time = clock_.Now() - absl::Seconds(1);
+  p.expiration.expire_time = clock_.Now() - absl::Seconds(1);
   absl::Status s = tokens_->Create(alice, p).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("expire_time"));
-  p.expire_time = clock_.Now();
+  p.expiration.expire_time = clock_.Now();
   EXPECT_EQ(tokens_->Create(alice, p).status().code(),
             absl::StatusCode::kInvalidArgument);
-  p.expire_time.reset();
-  p.ttl = absl::ZeroDuration();
+  p.expiration.expire_time.reset();
+  p.expiration.ttl = absl::ZeroDuration();
   EXPECT_EQ(tokens_->Create(alice, p).status().code(),
             absl::StatusCode::kInvalidArgument);
-  p.ttl = absl::Hours(1);
-  p.expire_time = clock_.Now() + absl::Hours(2);
+  p.expiration.ttl = absl::Hours(1);
+  p.expiration.expire_time = clock_.Now() + absl::Hours(2);
   EXPECT_EQ(tokens_->Create(alice, p).status().code(),
             absl::StatusCode::kInvalidArgument);  // Both given.
 
@@ -199,8 +200,9 @@ TEST_F(TokenManagerTest, PagingVisitsEachTokenOnceAndStaysInItsListing) {
   replay.page_token = first_page_token;
   EXPECT_EQ(tokens_->List(bob, replay).status().code(),
             absl::StatusCode::kInvalidArgument);
-  replay.page_token =
-      EncodePageToken(PageCursor{alice.principal.user_id, 1 << 30, false});
+  replay.page_token = EncodePageToken(
+      1 << 30, absl::StrCat("tokens:", alice.principal.user_id, ":",
+                            alice.principal.user_id, ":0:-:"));
   EXPECT_EQ(tokens_->List(bob, replay).status().code(),
             absl::StatusCode::kInvalidArgument);
   replay.user_id = alice.principal.user_id;
