@@ -30,7 +30,7 @@ absl::StatusOr<Credential> CredentialFromRequest(
 }  // namespace
 
 grpc::Status AuthServiceImpl::Authenticate(
-    grpc::ServerContext* /*context*/, const v1::AuthenticateRequest* request,
+    grpc::ServerContext* context, const v1::AuthenticateRequest* request,
     v1::AuthenticateResponse* response) {
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Credential credential, CredentialFromRequest(*request));
@@ -38,8 +38,15 @@ grpc::Status AuthServiceImpl::Authenticate(
                      FromProto("operation", request->operation()));
     std::vector<std::string> scopes(request->required_scopes().begin(),
                                     request->required_scopes().end());
+    if (request->client_address().size() > 128) {
+      return absl::InvalidArgumentError("client_address: at most 128 bytes");
+    }
+    const std::string peer = request->client_address().empty()
+                                 ? context->peer()
+                                 : request->client_address();
     ASSIGN_OR_RETURN(AuthResult result, authenticator_->Authenticate(
-                                            credential, operation, scopes));
+                                            credential, operation, scopes,
+                                            peer));
     ToProto(result.principal, response->mutable_principal());
     response->set_credential_kind(ToProto(result.kind));
     if (result.token.has_value()) {

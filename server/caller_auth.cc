@@ -26,7 +26,8 @@ absl::StatusOr<AuthResult> CallerAuth::Resolve(
                           absl::string_view(value.data(), value.size()));
   }
   ASSIGN_OR_RETURN(Credential credential, CredentialFromMetadata(metadata));
-  return authenticator_->Authenticate(credential, operation, {});
+  return authenticator_->Authenticate(credential, operation, {},
+                                      context.peer());
 }
 
 }  // namespace tokenauth

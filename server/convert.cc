@@ -10,15 +10,12 @@ constexpr int64_t kMaxSeconds = 253402300799;
 }  // namespace
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  int64_t seconds = nanos / 1000000000;
-  int64_t rem = nanos % 1000000000;
-  if (rem < 0) {
-    rem += 1000000000;
-    --seconds;
-  }
+  // Seconds and the remainder separately: absl::ToUnixNanos saturates after
+  // the year 2262, and expirations may lie up to the year 9999.
+  const int64_t seconds = absl::ToUnixSeconds(t);  // Floors.
   out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(rem));
+  out->set_nanos(static_cast<int32_t>(
+      (t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
 }
 
 absl::StatusOr<absl::Time> FromProto(absl::string_view field,
@@ -95,6 +92,42 @@ void ToProto(const TokenRecord& t, TokenState state, v1::Token* out) {
       break;
   }
   out->set_hint(t.hint);
+  out->set_family_id(t.family_id);
+  if (t.rotated_to) out->set_rotated_to_id(*t.rotated_to);
+  for (const std::string& peer : t.last_used_peers) {
+    out->add_last_used_peers(peer);
+  }
+}
+
+void ToProto(const AuditEvent& e, v1::AuditEvent* out) {
+  out->set_id(e.id);
+  ToProto(e.time, out->mutable_time());
+  out->set_type(e.type);
+  out->set_actor_user_id(e.actor_user_id);
+  out->set_subject_user_id(e.subject_user_id);
+  out->set_object_id(e.object_id);
+  out->set_credential_kind(e.credential_kind);
+  out->set_peer(e.peer);
+  out->set_details(e.details);
+}
+
+absl::StatusOr<std::optional<TokenState>> FromProto(absl::string_view field,
+                                                    v1::TokenState state) {
+  switch (state) {
+    case v1::TOKEN_STATE_UNSPECIFIED:
+      return std::optional<TokenState>();
+    case v1::TOKEN_STATE_ACTIVE:
+      return std::optional<TokenState>(TokenState::kActive);
+    case v1::TOKEN_STATE_EXPIRED:
+      return std::optional<TokenState>(TokenState::kExpired);
+    case v1::TOKEN_STATE_REVOKED:
+      return std::optional<TokenState>(TokenState::kRevoked);
+    case v1::TOKEN_STATE_STALE:
+      return std::optional<TokenState>(TokenState::kStale);
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": not a TokenState value"));
+  }
 }
 
 void ToProto(const User& u, v1::User* out) {

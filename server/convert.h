@@ -25,6 +25,10 @@ void ToProto(const Permissions& p, v1::TokenPermissions* out);
 
 void ToProto(const TokenRecord& t, TokenState state, v1::Token* out);
 void ToProto(const User& u, v1::User* out);
+void ToProto(const AuditEvent& e, v1::AuditEvent* out);
+// UNSPECIFIED is "no filter" (nullopt).
+absl::StatusOr<std::optional<TokenState>> FromProto(absl::string_view field,
+                                                    v1::TokenState state);
 void ToProto(const SessionRecord& s, absl::Time idle_expire_time,
              v1::Session* out);
 void ToProto(const Principal& p, v1::Principal* out);

@@ -12,12 +12,17 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "core/audit_log.h"
 #include "core/authenticator.h"
+#include "core/janitor.h"
+#include "core/last_use.h"
 #include "core/clock.h"
 #include "core/password_hasher.h"
 #include "core/random.h"
@@ -73,6 +78,27 @@ ABSL_FLAG(int, max_access_tokens_per_user, 50,
 ABSL_FLAG(DurationSetting, access_token_stale_period,
           DurationSetting{absl::Hours(24 * 365)},
           "A token unused this long stops authenticating.");
+ABSL_FLAG(DurationSetting, access_token_default_lifetime,
+          DurationSetting{absl::ZeroDuration()},
+          "Expiration applied to a token created without one; 0 = none.");
+ABSL_FLAG(DurationSetting, access_token_max_lifetime,
+          DurationSetting{absl::ZeroDuration()},
+          "A token's expire_time may be at most this far from now; 0 = no "
+          "maximum.");
+ABSL_FLAG(bool, access_token_require_expiration, false,
+          "Refuse tokens without an expiration.");
+ABSL_FLAG(DurationSetting, access_token_last_use_update_min_interval,
+          DurationSetting{absl::Minutes(10)},
+          "A token's last use is written at most this often.");
+ABSL_FLAG(DurationSetting, access_token_unusable_token_ttl,
+          DurationSetting{absl::Hours(24 * 90)},
+          "The janitor deletes tokens unusable (expired, revoked, stale) for "
+          "longer than this.");
+ABSL_FLAG(DurationSetting, access_token_janitor_interval,
+          DurationSetting{absl::Hours(1)},
+          "How often the janitor runs in the background; 0 = never.");
+ABSL_FLAG(bool, tokenauth_janitor_once, false,
+          "Run the janitor once, print what it deleted, and exit.");
 ABSL_FLAG(DurationSetting, session_idle_timeout,
           DurationSetting{absl::Hours(2)},
           "A session unused this long ends.");
@@ -99,13 +125,20 @@ T ValueOrDie(absl::StatusOr<T> v) {
   return *std::move(v);
 }
 
-absl::Status MigrateWithRetry(MysqlStore& store, absl::Duration wait) {
+// Retries while the database is unreachable. The stop signals are blocked
+// by then, so wait for them here too: SIGTERM during start-up exits 0.
+absl::Status MigrateWithRetry(MysqlStore& store, absl::Duration wait,
+                              const sigset_t& stop_signals) {
   const absl::Time give_up = absl::Now() + wait;
   while (true) {
     absl::Status s = store.Migrate();
     if (s.ok() || !absl::IsUnavailable(s) || absl::Now() >= give_up) return s;
     LogWarning("database not reachable yet (", s.message(), "); retrying");
-    absl::SleepFor(absl::Seconds(1));
+    const timespec one_second{1, 0};
+    if (int sig = sigtimedwait(&stop_signals, nullptr, &one_second); sig > 0) {
+      LogInfo("received ", strsignal(sig), " while starting; exiting");
+      std::exit(0);
+    }
   }
 }
 
@@ -151,6 +184,26 @@ int Serve() {
   }
   policy.scope_catalogue = absl::StrSplit(
       absl::GetFlag(FLAGS_tokenauth_token_scopes), ',', absl::SkipWhitespace());
+  if (absl::Duration d =
+          absl::GetFlag(FLAGS_access_token_default_lifetime).value;
+      d > absl::ZeroDuration()) {
+    policy.default_lifetime = d;
+  }
+  if (absl::Duration d = absl::GetFlag(FLAGS_access_token_max_lifetime).value;
+      d > absl::ZeroDuration()) {
+    policy.max_lifetime = d;
+  }
+  if (policy.default_lifetime && policy.max_lifetime &&
+      *policy.default_lifetime > *policy.max_lifetime) {
+    Die("ACCESS_TOKEN_DEFAULT_LIFETIME: must not exceed "
+        "ACCESS_TOKEN_MAX_LIFETIME");
+  }
+  policy.require_expiration =
+      absl::GetFlag(FLAGS_access_token_require_expiration);
+  policy.last_use_interval =
+      absl::GetFlag(FLAGS_access_token_last_use_update_min_interval).value;
+  policy.unusable_ttl =
+      absl::GetFlag(FLAGS_access_token_unusable_token_ttl).value;
   auth_policy.tokens = policy;
   const PasswordHashCost cost = ValueOrDie(PasswordHashCost::FromName(
       absl::GetFlag(FLAGS_tokenauth_password_hash_cost)));
@@ -165,20 +218,39 @@ int Serve() {
   mysql.pool_size = absl::GetFlag(FLAGS_tokenauth_mysql_pool_size);
   std::unique_ptr<MysqlStore> store = ValueOrDie(MysqlStore::Open(mysql));
   if (absl::Status s = MigrateWithRetry(
-          *store, absl::GetFlag(FLAGS_tokenauth_startup_db_wait).value);
+          *store, absl::GetFlag(FLAGS_tokenauth_startup_db_wait).value,
+          stop_signals);
       !s.ok()) {
     Die(absl::StrCat("database: cannot apply migrations: ", s.message()));
   }
 
   RealClock clock;
+  Janitor janitor(store.get(), &clock, policy);
+  if (absl::GetFlag(FLAGS_tokenauth_janitor_once)) {
+    absl::StatusOr<Janitor::Result> done = janitor.RunOnce();
+    if (!done.ok()) Die(absl::StrCat("janitor: ", done.status().message()));
+    std::printf("janitor: deleted %d tokens and %d idempotency keys in %d "
+                "batches\n",
+                done->deleted_tokens, done->deleted_keys, done->batches);
+    return 0;
+  }
   SodiumRandom random;
   const TokenFormat format(prefix);
   const PasswordHasher hasher(cost);
+  const AuditLog audit(store.get(), &clock,
+                       [](const absl::Status& s, const AuditEvent& e) {
+                         LogWarning("audit: could not record ", e.type, " ",
+                                    e.object_id, ": ", s.message());
+                       });
+  LastUseRecorder last_use(store.get(), policy.last_use_interval,
+                           policy.max_last_used_peers);
+  last_use.StartBackground(absl::Seconds(1));
   const Authenticator authenticator(store.get(), &clock, &format, &hasher,
-                                    auth_policy);
-  TokenManager tokens(store.get(), &clock, &random, &format, policy);
-  UserManager users(store.get(), &clock, &hasher, &authenticator);
-  SessionManager sessions(store.get(), &clock, &random, &authenticator);
+                                    auth_policy, &last_use, &audit);
+  TokenManager tokens(store.get(), &clock, &random, &format, policy, &audit);
+  UserManager users(store.get(), &clock, &hasher, &authenticator, &audit);
+  SessionManager sessions(store.get(), &clock, &random, &authenticator,
+                          &audit);
 
   if (const std::string admin = absl::GetFlag(FLAGS_tokenauth_bootstrap_admin);
       !admin.empty()) {
@@ -207,9 +279,11 @@ int Serve() {
   AuthServiceImpl auth_service(&authenticator, &callers, &sessions);
   UserServiceImpl user_service(&callers, &users);
   SessionServiceImpl session_service(&callers, &sessions);
+  AuditServiceImpl audit_service(&callers, &audit);
   HealthServiceImpl health(
       {"tokenauth.v1.TokenService", "tokenauth.v1.AuthService",
-       "tokenauth.v1.UserService", "tokenauth.v1.SessionService"});
+       "tokenauth.v1.UserService", "tokenauth.v1.SessionService",
+       "tokenauth.v1.AuditService"});
   DatabaseMonitor monitor(
       store.get(), &health,
       absl::GetFlag(FLAGS_tokenauth_health_check_interval).value);
@@ -230,16 +304,40 @@ int Serve() {
   // credential parser sees an oversized header and answers UNAUTHENTICATED
   // saying so, instead of the transport's bare RESOURCE_EXHAUSTED.
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 64 * 1024);
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
+  // same port and silently share its traffic; a taken port must be an error.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&token_service);
   builder.RegisterService(&auth_service);
   builder.RegisterService(&user_service);
   builder.RegisterService(&session_service);
+  builder.RegisterService(&audit_service);
   builder.RegisterService(&health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     Die(absl::StrCat("TOKENAUTH_LISTEN: cannot listen on ", listen));
   }
   LogInfo("serving on ", listen, " (port ", bound_port, ")");
+
+  // The janitor runs on its own thread until shutdown.
+  absl::Notification stop_janitor;
+  std::thread janitor_thread;
+  if (const absl::Duration every =
+          absl::GetFlag(FLAGS_access_token_janitor_interval).value;
+      every > absl::ZeroDuration()) {
+    janitor_thread = std::thread([&janitor, &stop_janitor, every] {
+      while (!stop_janitor.WaitForNotificationWithTimeout(every)) {
+        absl::StatusOr<Janitor::Result> done = janitor.RunOnce();
+        if (!done.ok()) {
+          LogWarning("janitor: ", done.status().message());
+        } else if (done->deleted_tokens > 0 || done->deleted_keys > 0) {
+          LogInfo("janitor: deleted ", done->deleted_tokens, " tokens and ",
+                  done->deleted_keys, " idempotency keys in ", done->batches,
+                  " batches");
+        }
+      }
+    });
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -248,6 +346,8 @@ int Serve() {
   server->Shutdown(absl::ToChronoTime(
       absl::Now() + absl::GetFlag(FLAGS_tokenauth_drain_timeout).value));
   server->Wait();
+  stop_janitor.Notify();
+  if (janitor_thread.joinable()) janitor_thread.join();
   LogInfo("stopped");
   return 0;
 }

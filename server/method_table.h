@@ -21,6 +21,8 @@ inline constexpr MethodEntry kMethodTable[] = {
     {"/tokenauth.v1.TokenService/ListTokens", Operation::kRead},
     {"/tokenauth.v1.TokenService/UpdateToken", Operation::kWrite},
     {"/tokenauth.v1.TokenService/RevokeToken", Operation::kWrite},
+    {"/tokenauth.v1.TokenService/RotateToken", Operation::kWrite},
+    {"/tokenauth.v1.AuditService/ListAuditEvents", Operation::kRead},
     {"/tokenauth.v1.UserService/CreateUser", Operation::kWrite},
     {"/tokenauth.v1.UserService/GetUser", Operation::kRead},
     {"/tokenauth.v1.UserService/DisableUser", Operation::kWrite},

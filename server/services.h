@@ -5,11 +5,13 @@
 #ifndef TOKENAUTH_SERVER_SERVICES_H_
 #define TOKENAUTH_SERVER_SERVICES_H_
 
+#include "core/audit_log.h"
 #include "core/authenticator.h"
 #include "core/session_manager.h"
 #include "core/token_manager.h"
 #include "core/user_manager.h"
 #include "server/caller_auth.h"
+#include "tokenauth/v1/audit_service.grpc.pb.h"
 #include "tokenauth/v1/auth_service.grpc.pb.h"
 #include "tokenauth/v1/session_service.grpc.pb.h"
 #include "tokenauth/v1/token_service.grpc.pb.h"
@@ -37,6 +39,9 @@ class TokenServiceImpl final : public v1::TokenService::Service {
   grpc::Status RevokeToken(grpc::ServerContext* context,
                            const v1::RevokeTokenRequest* request,
                            v1::RevokeTokenResponse* response) override;
+  grpc::Status RotateToken(grpc::ServerContext* context,
+                           const v1::RotateTokenRequest* request,
+                           v1::RotateTokenResponse* response) override;
 
  private:
   const CallerAuth* const callers_;
@@ -109,6 +114,20 @@ class UserServiceImpl final : public v1::UserService::Service {
  private:
   const CallerAuth* const callers_;
   UserManager* const users_;
+};
+
+class AuditServiceImpl final : public v1::AuditService::Service {
+ public:
+  AuditServiceImpl(const CallerAuth* callers, const AuditLog* audit)
+      : callers_(callers), audit_(audit) {}
+
+  grpc::Status ListAuditEvents(grpc::ServerContext* context,
+                               const v1::ListAuditEventsRequest* request,
+                               v1::ListAuditEventsResponse* response) override;
+
+ private:
+  const CallerAuth* const callers_;
+  const AuditLog* const audit_;
 };
 
 }  // namespace tokenauth

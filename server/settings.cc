@@ -1,5 +1,7 @@
 #include "server/settings.h"
 
+#include "core/duration.h"
+
 #include <cstdlib>
 
 #include "absl/flags/commandlineflag.h"
@@ -10,55 +12,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace tokenauth {
-
-absl::StatusOr<absl::Duration> ParseSettingDuration(absl::string_view text) {
-  const absl::Status invalid = absl::InvalidArgumentError(absl::StrCat(
-      "duration: expected a number and a unit (d, h, m, s, ms), e.g. 90d, "
-      "36h, 15m, 30s; got \"",
-      text.substr(0, 64), "\""));
-  if (text == "0") return absl::ZeroDuration();
-  if (text.empty() || text.size() > 64) return invalid;
-  absl::Duration total = absl::ZeroDuration();
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    int64_t n;
-    if (i == start || i - start > 12 ||
-        !absl::SimpleAtoi(text.substr(start, i - start), &n)) {
-      return invalid;
-    }
-    absl::Duration unit;
-    if (absl::StartsWith(text.substr(i), "ms")) {
-      unit = absl::Milliseconds(1);
-      i += 2;
-    } else if (i < text.size() && text[i] == 'd') {
-      unit = absl::Hours(24);
-      ++i;
-    } else if (i < text.size() && text[i] == 'h') {
-      unit = absl::Hours(1);
-      ++i;
-    } else if (i < text.size() && text[i] == 'm') {
-      unit = absl::Minutes(1);
-      ++i;
-    } else if (i < text.size() && text[i] == 's') {
-      unit = absl::Seconds(1);
-      ++i;
-    } else {
-      return invalid;
-    }
-    total += n * unit;
-  }
-  return total;
-}
-
-std::string FormatSettingDuration(absl::Duration d) {
-  const absl::Duration day = absl::Hours(24);
-  if (d != absl::ZeroDuration() && d % day == absl::ZeroDuration()) {
-    return absl::StrCat(d / day, "d");
-  }
-  return absl::FormatDuration(d);
-}
 
 bool AbslParseFlag(absl::string_view text, DurationSetting* out,
                    std::string* error) {

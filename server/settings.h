@@ -10,13 +10,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/duration.h"
 
 namespace tokenauth {
-
-// Parses "<n><unit>..." with units d, h, m, s, ms; "0" alone is zero.
-// INVALID_ARGUMENT naming the rule for anything else or a negative value.
-absl::StatusOr<absl::Duration> ParseSettingDuration(absl::string_view text);
-std::string FormatSettingDuration(absl::Duration d);
 
 // A flag type for durations in that syntax.
 struct DurationSetting {

@@ -11,6 +11,20 @@ constexpr char kGet[] = "/tokenauth.v1.TokenService/GetToken";
 constexpr char kList[] = "/tokenauth.v1.TokenService/ListTokens";
 constexpr char kUpdate[] = "/tokenauth.v1.TokenService/UpdateToken";
 constexpr char kRevoke[] = "/tokenauth.v1.TokenService/RevokeToken";
+constexpr char kRotate[] = "/tokenauth.v1.TokenService/RotateToken";
+
+template <typename Request>
+absl::StatusOr<TokenManager::Expiration> ExpirationOf(const Request& request) {
+  TokenManager::Expiration e;
+  if (request.has_expire_time()) {
+    ASSIGN_OR_RETURN(e.expire_time,
+                     FromProto("expire_time", request.expire_time()));
+  }
+  if (request.has_ttl()) {
+    ASSIGN_OR_RETURN(e.ttl, FromProto("ttl", request.ttl()));
+  }
+  return e;
+}
 
 absl::Status DoCreate(const CallerAuth& callers, TokenManager& tokens,
                       const grpc::ServerContext& context,
@@ -19,20 +33,16 @@ absl::Status DoCreate(const CallerAuth& callers, TokenManager& tokens,
   ASSIGN_OR_RETURN(AuthResult caller, callers.Resolve(context, kCreate));
   TokenManager::CreateParams params;
   params.name = request.name();
-  if (request.has_expire_time()) {
-    ASSIGN_OR_RETURN(params.expire_time,
-                     FromProto("expire_time", request.expire_time()));
-  }
-  if (request.has_ttl()) {
-    ASSIGN_OR_RETURN(params.ttl, FromProto("ttl", request.ttl()));
-  }
+  ASSIGN_OR_RETURN(params.expiration, ExpirationOf(request));
   ASSIGN_OR_RETURN(params.permissions,
                    FromProto("permissions", request.permissions()));
+  params.request_id = request.request_id();
   ASSIGN_OR_RETURN(TokenManager::Created created,
                    tokens.Create(caller, params));
   ToProto(created.token, tokens.StateOf(created.token),
           response.mutable_token());
   response.set_value(std::move(created.value));
+  response.set_replayed(created.replayed);
   return absl::OkStatus();
 }
 
@@ -105,6 +115,12 @@ grpc::Status TokenServiceImpl::ListTokens(grpc::ServerContext* context,
     params.page_size = request->page_size();
     params.page_token = request->page_token();
     params.show_unusable = request->show_unusable();
+    ASSIGN_OR_RETURN(params.state, FromProto("state", request->state()));
+    params.name_contains = request->name_contains();
+    if (request->has_expiring_within()) {
+      ASSIGN_OR_RETURN(params.expiring_within,
+                       FromProto("expiring_within", request->expiring_within()));
+    }
     ASSIGN_OR_RETURN(TokenManager::Page page, tokens_->List(caller, params));
     for (const TokenRecord& token : page.tokens) {
       ToProto(token, tokens_->StateOf(token), response->add_tokens());
@@ -132,6 +148,27 @@ grpc::Status TokenServiceImpl::RevokeToken(
     return absl::OkStatus();
   };
   return ToGrpcStatus(run(), kRevoke);
+}
+
+grpc::Status TokenServiceImpl::RotateToken(
+    grpc::ServerContext* context, const v1::RotateTokenRequest* request,
+    v1::RotateTokenResponse* response) {
+  auto run = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(AuthResult caller, callers_->Resolve(*context, kRotate));
+    ASSIGN_OR_RETURN(TokenManager::Expiration expiration,
+                     ExpirationOf(*request));
+    ASSIGN_OR_RETURN(TokenManager::Rotated rotated,
+                     tokens_->Rotate(caller, request->id(), expiration,
+                                     request->request_id()));
+    ToProto(rotated.successor, tokens_->StateOf(rotated.successor),
+            response->mutable_token());
+    ToProto(rotated.old_token, tokens_->StateOf(rotated.old_token),
+            response->mutable_rotated_token());
+    response->set_value(std::move(rotated.value));
+    response->set_replayed(rotated.replayed);
+    return absl::OkStatus();
+  };
+  return ToGrpcStatus(run(), kRotate);
 }
 
 }  // namespace tokenauth

@@ -907,10 +907,21 @@ TEST_F(E2eTest, ListingPagesThroughEveryTokenOnce) {
   EXPECT_TRUE(
       HasCode(server().ListTokens(alice.basic, ListRequest(0, -1), nullptr),
               StatusCode::INVALID_ARGUMENT));
-  // The admin may page through alice's listing with alice's cursor.
+  // A cursor cannot be replayed by another user, not even an admin looking
+  // at the same tokens: page tokens are bound to the caller too.
+  EXPECT_TRUE(HasCode(
+      server().ListTokens(server().Admin(),
+                          ListRequest(alice.user.id(), 50, first_page_token),
+                          nullptr),
+      StatusCode::INVALID_ARGUMENT));
+  // The admin pages through alice's listing with cursors of their own.
+  v1::ListTokensResponse admin_first;
+  ASSERT_TRUE(IsOk(server().ListTokens(
+      server().Admin(), ListRequest(alice.user.id(), 50), &admin_first)));
   v1::ListTokensResponse response;
   ASSERT_TRUE(IsOk(server().ListTokens(
-      server().Admin(), ListRequest(alice.user.id(), 50, first_page_token),
+      server().Admin(),
+      ListRequest(alice.user.id(), 50, admin_first.next_page_token()),
       &response)));
   EXPECT_EQ(response.tokens_size(), 50);
 }

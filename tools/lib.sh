@@ -37,9 +37,9 @@ TA_DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libmysqlcppconn-dev mariadb-server mariadb-client
-  libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libsodium-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   grpc-proto nghttp2-client python3 python3-grpcio python3-protobuf
-  nodejs npm openssl ca-certificates
+  nodejs npm openssl ca-certificates procps
 )
 
 # --- output -----------------------------------------------------------------
@@ -191,8 +191,9 @@ ta__db_pid() {
   local pid; pid="$(tr -dc '0-9' <"$TA_DB_PIDFILE")"
   [[ -n "$pid" ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against a recycled pid.
+  # Guard against a recycled pid, and a zombie is not alive.
   [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == mariadbd* || "$(cat "/proc/$pid/comm" 2>/dev/null)" == mysqld* ]] || return 1
+  [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]] || return 1
   printf '%s\n' "$pid"
 }
 
@@ -297,9 +298,12 @@ ta_db_start() {
   fi
 
   ta_say "db: starting MariaDB on 127.0.0.1:$port (socket $sock)"
-  # setsid + nohup: own session, so it outlives this script and ignores the
-  # terminal's Ctrl-C; all std streams redirected so no pipe is held open.
-  setsid nohup mariadbd --no-defaults \
+  # setsid -f + nohup: forked into its own session, so it outlives this
+  # script, ignores the terminal's Ctrl-C and is not the child of whatever
+  # this script execs next (tools/run execs the server, which would leave a
+  # zombie mariadbd behind); all std streams redirected so no pipe is held
+  # open.
+  setsid -f nohup mariadbd --no-defaults \
     --datadir="$TA_DB_DATA" \
     --socket="$sock" \
     --port="$port" \
@@ -313,12 +317,13 @@ ta_db_start() {
     --character-set-server=utf8mb4 \
     --collation-server=utf8mb4_unicode_ci \
     </dev/null >>"$TA_DB_LOG" 2>&1 &
-  local launched=$!
 
   local i
   for ((i = 0; i < 60; i++)); do
     if ta__db_ping && ta__db_pid >/dev/null; then break; fi
-    if ! kill -0 "$launched" 2>/dev/null && ! ta__db_pid >/dev/null; then
+    # setsid -f has already exited; look for the mariadbd it forked.
+    if ((i > 2)) && ! pgrep -f -- "--datadir=$TA_DB_DATA" >/dev/null &&
+      ! ta__db_pid >/dev/null; then
       tail -n 30 "$TA_DB_LOG" | sed 's/^/    /' >&2
       ta_die "db: mariadbd exited during start-up; see var/mariadb/mariadb.log"
     fi
