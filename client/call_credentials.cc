@@ -11,8 +11,8 @@ void SetBearer(grpc::ClientContext& context, absl::string_view token) {
 
 std::string BasicAuthorizationValue(absl::string_view username,
                                     absl::string_view password) {
-  return absl::StrCat("Basic ",
-                      absl::Base64Escape(absl::StrCat(username, ":", password)));
+  return absl::StrCat(
+      "Basic ", absl::Base64Escape(absl::StrCat(username, ":", password)));
 }
 
 void SetBasic(grpc::ClientContext& context, absl::string_view username,

@@ -69,15 +69,15 @@ absl::StatusOr<AuditLog::Page> AuditLog::List(const AuthResult& caller,
     }
     user_id = caller.principal.user_id;
   }
-  const int page_size = params.page_size == 0 ? 50 : std::min(params.page_size, 1000);
+  const int page_size =
+      params.page_size == 0 ? 50 : std::min(params.page_size, 1000);
   AuditQuery query;
   if (user_id != 0) query.user_id = user_id;
   if (!params.type.empty()) query.type = params.type;
   query.limit = page_size + 1;
   // Bind the cursor to the listing: the viewer, the user filter, the type.
-  const std::string filter =
-      absl::StrCat("audit:", caller.principal.user_id, ":", user_id, ":",
-                   params.type);
+  const std::string filter = absl::StrCat("audit:", caller.principal.user_id,
+                                          ":", user_id, ":", params.type);
   if (!params.page_token.empty()) {
     ASSIGN_OR_RETURN(PageCursor cursor,
                      DecodePageToken(params.page_token, filter));

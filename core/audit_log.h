@@ -52,7 +52,8 @@ class AuditLog {
   // An event by `caller` about `subject_user_id`'s `object_id`.
   void Record(const AuthResult& caller, absl::string_view peer,
               absl::string_view type, int64_t subject_user_id,
-              absl::string_view object_id, absl::string_view details = "") const;
+              absl::string_view object_id,
+              absl::string_view details = "") const;
 
   struct ListParams {
     int64_t user_id = 0;  // 0: all (admins) or the caller (others).

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/duration.h"
 #include "core/status_macros.h"
@@ -72,7 +72,7 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
       (absl::IsUnauthenticated(s) || absl::IsPermissionDenied(s))) {
     AuditEvent event;
     event.type = absl::StrContains(s.message(), "locked") ? audit::kAuthLockout
-                                                           : audit::kAuthFailed;
+                                                          : audit::kAuthFailed;
     event.peer = std::string(peer);
     event.subject_user_id = subject;
     event.details = std::string(s.message());
@@ -96,14 +96,14 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
 absl::StatusOr<AuthResult> Authenticator::Check(
     const Credential& credential, Operation operation,
     absl::Span<const std::string> required_scopes, int64_t* subject) const {
-  ASSIGN_OR_RETURN(AuthResult result,
-                   std::visit([this, subject](const auto& c) {
-                     return Resolve(c, subject);
-                   },
-                              credential));
+  ASSIGN_OR_RETURN(
+      AuthResult result,
+      std::visit([this, subject](const auto& c) { return Resolve(c, subject); },
+                 credential));
   if (result.session.has_value()) {
     if (operation == Operation::kRead) return result;
-    const std::string& csrf = std::get<SessionCredential>(credential).csrf_token;
+    const std::string& csrf =
+        std::get<SessionCredential>(credential).csrf_token;
     if (csrf.empty()) {
       return absl::PermissionDeniedError(
           "csrf: a write with a session needs its CSRF token (x-csrf-token "
@@ -185,9 +185,9 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
     case TokenState::kExpired:
       return absl::UnauthenticatedError("token: expired");
     case TokenState::kStale:
-      return absl::UnauthenticatedError(absl::StrCat(
-          "token: stale (unused for longer than ",
-          absl::FormatDuration(policy_.tokens.stale_period), ")"));
+      return absl::UnauthenticatedError(
+          absl::StrCat("token: stale (unused for longer than ",
+                       absl::FormatDuration(policy_.tokens.stale_period), ")"));
   }
   ASSIGN_OR_RETURN(User user, LoadActiveUser(*store_, token->user_id));
   AuthResult result;
@@ -215,9 +215,8 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
   *subject = user->id;
   // Count the attempt as a failure before checking it, atomically, so that
   // parallel guesses cannot evaluate more than the threshold.
-  ASSIGN_OR_RETURN(bool allowed,
-                   store_->ReservePasswordCheck(user->id, policy_.lockout,
-                                                clock_->Now()));
+  ASSIGN_OR_RETURN(bool allowed, store_->ReservePasswordCheck(
+                                     user->id, policy_.lockout, clock_->Now()));
   if (!allowed) {
     return absl::UnauthenticatedError(absl::StrCat(
         "basic: too many failed (or simultaneous) password checks for this "
@@ -239,12 +238,12 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
 absl::StatusOr<AuthResult> Authenticator::Resolve(
     const SessionCredential& credential, int64_t* subject) const {
   if (!IsWellFormedSessionSecret(credential.session_id)) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "session: malformed session ID (expected ", kSessionSecretLength,
-        " characters from [0-9A-Za-z])"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("session: malformed session ID (expected ",
+                     kSessionSecretLength, " characters from [0-9A-Za-z])"));
   }
-  absl::StatusOr<SessionRecord> session = store_->GetSessionBySecretHash(
-      TokenFormat::Hash(credential.session_id));
+  absl::StatusOr<SessionRecord> session =
+      store_->GetSessionBySecretHash(TokenFormat::Hash(credential.session_id));
   if (absl::IsNotFound(session.status())) {
     return absl::UnauthenticatedError("session: unknown");
   }

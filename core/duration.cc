@@ -18,7 +18,9 @@ absl::StatusOr<absl::Duration> ParseSettingDuration(absl::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     size_t start = i;
-    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() &&
+           absl::ascii_isdigit(static_cast<unsigned char>(text[i])))
+      ++i;
     int64_t n;
     if (i == start || i - start > 12 ||
         !absl::SimpleAtoi(text.substr(start, i - start), &n)) {

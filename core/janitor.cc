@@ -7,8 +7,8 @@ namespace {
 constexpr absl::Duration kIdempotencyWindow = absl::Hours(24);
 }  // namespace
 
-Janitor::Janitor(Store* store, Clock* clock, TokenPolicy policy,
-                 int batch_size, int max_batches)
+Janitor::Janitor(Store* store, Clock* clock, TokenPolicy policy, int batch_size,
+                 int max_batches)
     : store_(store),
       clock_(clock),
       policy_(std::move(policy)),

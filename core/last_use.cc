@@ -35,8 +35,7 @@ void LastUseRecorder::Used(const TokenRecord& token, absl::string_view peer,
     return;
   }
   last_queued_[token.public_id] = now;
-  pending_[token.public_id] =
-      TokenUse{token.public_id, now, std::string(peer)};
+  pending_[token.public_id] = TokenUse{token.public_id, now, std::string(peer)};
 }
 
 absl::Status LastUseRecorder::Flush() {

@@ -65,11 +65,10 @@ absl::StatusOr<SessionManager::Started> SessionManager::Login(
   if (username.empty()) {
     return absl::InvalidArgumentError("username: required");
   }
-  ASSIGN_OR_RETURN(
-      AuthResult who,
-      authenticator_->Authenticate(
-          BasicCredential{std::string(username), std::string(password)},
-          Operation::kWrite, {}, peer));
+  ASSIGN_OR_RETURN(AuthResult who, authenticator_->Authenticate(
+                                       BasicCredential{std::string(username),
+                                                       std::string(password)},
+                                       Operation::kWrite, {}, peer));
 
   const absl::Time now = clock_->Now();
   Started started;
@@ -141,8 +140,7 @@ absl::StatusOr<SessionRecord> SessionManager::Revoke(const AuthResult& caller,
   absl::StatusOr<SessionRecord> session = store_->GetSession(handle);
   if (absl::IsNotFound(session.status())) return not_found;
   RETURN_IF_ERROR(session.status());
-  if (session->user_id != caller.principal.user_id &&
-      !caller.principal.admin) {
+  if (session->user_id != caller.principal.user_id && !caller.principal.admin) {
     return not_found;  // Do not reveal other users' sessions.
   }
   absl::StatusOr<SessionRecord> ended =

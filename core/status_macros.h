@@ -9,10 +9,10 @@
 #define TA_STATUS_CONCAT_INNER_(a, b) a##b
 #define TA_STATUS_CONCAT_(a, b) TA_STATUS_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                   \
-  do {                                          \
-    const absl::Status _ta_status = (expr);     \
-    if (!_ta_status.ok()) return _ta_status;    \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    const absl::Status _ta_status = (expr);  \
+    if (!_ta_status.ok()) return _ta_status; \
   } while (0)
 
 #define ASSIGN_OR_RETURN(lhs, expr) \

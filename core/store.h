@@ -54,12 +54,12 @@ struct NewUser {
 
 struct TokenListQuery {
   int64_t user_id = 0;
-  int limit = 50;                      // Rows to return, >= 1.
-  std::optional<int64_t> before_row;   // Only rows with row_id < this.
+  int limit = 50;                     // Rows to return, >= 1.
+  std::optional<int64_t> before_row;  // Only rows with row_id < this.
   // Only tokens in this state at `at` (computed as core/policy.h StateOf
   // does: revoked, else expired, else stale, else active). Unset: any state.
   std::optional<TokenState> state;
-  UsableAt at;                         // The moment states are computed for.
+  UsableAt at;  // The moment states are computed for.
   // Only tokens whose name contains this, byte for byte (no wildcards).
   std::string name_contains;
   // Only tokens with an expire_time at or before this.
@@ -102,10 +102,10 @@ struct JanitorCutoffs {
 };
 
 struct AuditQuery {
-  std::optional<int64_t> user_id;   // Events whose actor or subject is this.
-  std::optional<std::string> type;  // Exact event type.
-  std::optional<int64_t> before_id; // Only ids below this.
-  int limit = 50;                   // >= 1.
+  std::optional<int64_t> user_id;    // Events whose actor or subject is this.
+  std::optional<std::string> type;   // Exact event type.
+  std::optional<int64_t> before_id;  // Only ids below this.
+  int limit = 50;                    // >= 1.
 };
 
 struct TokenUpdate {

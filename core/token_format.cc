@@ -55,8 +55,8 @@ TokenFormat::TokenFormat(std::string prefix) : prefix_(std::move(prefix)) {
 TokenFormat::NewToken TokenFormat::Generate(Random& random) const {
   NewToken t;
   t.public_id = RandomBase62(random, kIdLength);
-  std::string head =
-      absl::StrCat(prefix_, "_", t.public_id, RandomBase62(random, kSecretLength));
+  std::string head = absl::StrCat(prefix_, "_", t.public_id,
+                                  RandomBase62(random, kSecretLength));
   t.value = absl::StrCat(head, Base62Checksum(head, kChecksumLength));
   t.hint = Hint(t.value, t.public_id);
   return t;
@@ -67,9 +67,9 @@ absl::StatusOr<std::string> TokenFormat::Parse(absl::string_view value) const {
   if (value.size() != prefix_.size() + 1 + body_length ||
       value.substr(0, prefix_.size()) != prefix_ ||
       value[prefix_.size()] != '_') {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "token: not a tokenauth access token (expected \"", prefix_, "_\" and ",
-        body_length, " characters)"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("token: not a tokenauth access token (expected \"",
+                     prefix_, "_\" and ", body_length, " characters)"));
   }
   absl::string_view body = value.substr(prefix_.size() + 1);
   if (!IsBase62(body)) {
@@ -87,10 +87,11 @@ absl::StatusOr<std::string> TokenFormat::Parse(absl::string_view value) const {
 
 std::string TokenFormat::Hash(absl::string_view value) {
   unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(value.data()),
+  crypto_hash_sha256(digest,
+                     reinterpret_cast<const unsigned char*>(value.data()),
                      value.size());
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 bool TokenFormat::HashesEqual(absl::string_view a, absl::string_view b) {

@@ -3,8 +3,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/page_token.h"
 #include "core/duration.h"
+#include "core/page_token.h"
 #include "core/status_macros.h"
 #include "core/validation.h"
 
@@ -23,7 +23,8 @@ std::optional<absl::Time> ToMicros(std::optional<absl::Time> t) {
 
 absl::Status ValidateTokenId(absl::string_view field, absl::string_view id) {
   bool ok = id.size() == TokenFormat::kIdLength;
-  for (char c : id) ok = ok && absl::ascii_isalnum(static_cast<unsigned char>(c));
+  for (char c : id)
+    ok = ok && absl::ascii_isalnum(static_cast<unsigned char>(c));
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": must be ", TokenFormat::kIdLength,
@@ -74,9 +75,9 @@ absl::Status ValidateRequestId(absl::string_view request_id) {
 absl::Status RequireNonTokenCaller(const AuthResult& caller,
                                    absl::string_view what) {
   if (caller.kind == CredentialKind::kAccessToken) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "caller: authenticated by an access token, which cannot ", what,
-        "; use a password (Basic) or a session"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("caller: authenticated by an access token, which cannot ",
+                     what, "; use a password (Basic) or a session"));
   }
   return absl::OkStatus();
 }
@@ -114,7 +115,8 @@ absl::Status TokenManager::CheckExpirationPolicy(
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": must be before the year 10000"));
   }
-  if (policy_.max_lifetime.has_value() && *expire > now + *policy_.max_lifetime) {
+  if (policy_.max_lifetime.has_value() &&
+      *expire > now + *policy_.max_lifetime) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": at most ", FormatSettingDuration(*policy_.max_lifetime),
         " from now (ACCESS_TOKEN_MAX_LIFETIME)"));
@@ -163,7 +165,8 @@ absl::StatusOr<TokenManager::Created> TokenManager::Create(
     const AuthResult& caller, const CreateParams& params) {
   RETURN_IF_ERROR(RequireNonTokenCaller(caller, "create tokens"));
   RETURN_IF_ERROR(ValidateTokenName("name", params.name));
-  RETURN_IF_ERROR(ValidateScopes("permissions.scopes", params.permissions.scopes,
+  RETURN_IF_ERROR(ValidateScopes("permissions.scopes",
+                                 params.permissions.scopes,
                                  policy_.scope_catalogue));
   if (!params.request_id.empty()) {
     RETURN_IF_ERROR(ValidateRequestId(params.request_id));
@@ -185,9 +188,9 @@ absl::StatusOr<TokenManager::Created> TokenManager::Create(
                                      &params.permissions),
                          now - kIdempotencyWindow};
   }
-  absl::StatusOr<InsertTokenResult> stored = store_->InsertToken(
-      record, policy_.max_tokens_per_user, UsableAtTime(policy_, now),
-      key ? &*key : nullptr);
+  absl::StatusOr<InsertTokenResult> stored =
+      store_->InsertToken(record, policy_.max_tokens_per_user,
+                          UsableAtTime(policy_, now), key ? &*key : nullptr);
   if (absl::IsResourceExhausted(stored.status())) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "tokens: the limit of ", policy_.max_tokens_per_user,
@@ -253,8 +256,8 @@ absl::StatusOr<TokenManager::Page> TokenManager::List(
       *params.expiring_within <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("expiring_within: must be positive");
   }
-  const int page_size =
-      params.page_size == 0 ? kDefaultPageSize
+  const int page_size = params.page_size == 0
+                            ? kDefaultPageSize
                             : std::min(params.page_size, kMaxPageSize);
 
   const absl::Time now = clock_->Now();
@@ -399,8 +402,8 @@ absl::StatusOr<TokenManager::Rotated> TokenManager::Rotate(
     if (audit_ != nullptr) {
       audit_->Record(caller, caller.peer, audit::kTokenReuseDetected,
                      old->user_id, id,
-                     absl::StrCat("family=", old->family_id, " revoked=",
-                                  family.ok() ? *family : -1));
+                     absl::StrCat("family=", old->family_id,
+                                  " revoked=", family.ok() ? *family : -1));
     }
     RETURN_IF_ERROR(family.status());
     return absl::NotFoundError(absl::StrCat(

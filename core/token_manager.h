@@ -73,8 +73,7 @@ class TokenManager {
     std::vector<TokenRecord> tokens;
     std::string next_page_token;  // Empty on the last page.
   };
-  absl::StatusOr<Page> List(const AuthResult& caller,
-                            const ListParams& params);
+  absl::StatusOr<Page> List(const AuthResult& caller, const ListParams& params);
 
   // `update` names the fields to change; at least one must be set.
   absl::StatusOr<TokenRecord> Update(const AuthResult& caller,

@@ -61,13 +61,13 @@ struct TokenRecord {
 struct AuditEvent {
   int64_t id = 0;  // Assigned by the store; orders the log.
   absl::Time time;
-  std::string type;              // e.g. "token.create"; see core/audit.h.
-  int64_t actor_user_id = 0;     // Who did it; 0 if unknown (failed logins).
-  int64_t subject_user_id = 0;   // Whose resource; 0 if none.
-  std::string object_id;         // Token id, session handle or username.
-  std::string credential_kind;   // "basic", "session", "access_token" or "".
-  std::string peer;              // Caller's address, at most 128 bytes.
-  std::string details;           // e.g. "fields=name,permissions".
+  std::string type;             // e.g. "token.create"; see core/audit.h.
+  int64_t actor_user_id = 0;    // Who did it; 0 if unknown (failed logins).
+  int64_t subject_user_id = 0;  // Whose resource; 0 if none.
+  std::string object_id;        // Token id, session handle or username.
+  std::string credential_kind;  // "basic", "session", "access_token" or "".
+  std::string peer;             // Caller's address, at most 128 bytes.
+  std::string details;          // e.g. "fields=name,permissions".
 };
 
 enum class TokenState { kActive, kExpired, kRevoked, kStale };
@@ -75,13 +75,13 @@ enum class TokenState { kActive, kExpired, kRevoked, kStale };
 // A login session. Holds only hashes of the session ID and the CSRF token.
 struct SessionRecord {
   int64_t row_id = 0;
-  std::string handle;       // Public, non-secret id: lists and RevokeSession.
+  std::string handle;  // Public, non-secret id: lists and RevokeSession.
   int64_t user_id = 0;
   std::string secret_hash;  // Lower-case hex SHA-256 of the session ID.
   std::string csrf_hash;    // Lower-case hex SHA-256 of the CSRF token.
   absl::Time create_time;
-  absl::Time last_seen_time;  // Written at most once a minute.
-  absl::Time expire_time;     // Absolute end: create_time + max age.
+  absl::Time last_seen_time;           // Written at most once a minute.
+  absl::Time expire_time;              // Absolute end: create_time + max age.
   std::optional<absl::Time> end_time;  // Logout or revocation.
   std::string peer;        // Peer address at login, at most 128 bytes.
   std::string user_agent;  // As given at login, at most 256 bytes.

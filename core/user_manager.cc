@@ -64,8 +64,7 @@ absl::StatusOr<User> UserManager::Create(const AuthResult& caller,
   return user;
 }
 
-absl::StatusOr<User> UserManager::Get(const AuthResult& caller,
-                                      int64_t user_id,
+absl::StatusOr<User> UserManager::Get(const AuthResult& caller, int64_t user_id,
                                       absl::string_view username) {
   if (user_id != 0 && !username.empty()) {
     return absl::InvalidArgumentError("user_id, username: give one, not both");
@@ -119,8 +118,7 @@ absl::StatusOr<User> UserManager::SetDisabled(const AuthResult& caller,
   return user;
 }
 
-absl::Status UserManager::SetPassword(const AuthResult& caller,
-                                      int64_t user_id,
+absl::Status UserManager::SetPassword(const AuthResult& caller, int64_t user_id,
                                       absl::string_view current_password,
                                       absl::string_view new_password) {
   RETURN_IF_ERROR(RequireNonTokenCaller(caller, "change passwords"));

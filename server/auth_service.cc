@@ -44,9 +44,9 @@ grpc::Status AuthServiceImpl::Authenticate(
     const std::string peer = request->client_address().empty()
                                  ? context->peer()
                                  : request->client_address();
-    ASSIGN_OR_RETURN(AuthResult result, authenticator_->Authenticate(
-                                            credential, operation, scopes,
-                                            peer));
+    ASSIGN_OR_RETURN(
+        AuthResult result,
+        authenticator_->Authenticate(credential, operation, scopes, peer));
     ToProto(result.principal, response->mutable_principal());
     response->set_credential_kind(ToProto(result.kind));
     if (result.token.has_value()) {

@@ -3,9 +3,9 @@
 #include <cstdlib>
 
 #include "core/status_macros.h"
+#include "server/log.h"
 #include "server/metadata_credentials.h"
 #include "server/method_table.h"
-#include "server/log.h"
 
 namespace tokenauth {
 

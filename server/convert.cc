@@ -14,8 +14,8 @@ void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
   // the year 2262, and expirations may lie up to the year 9999.
   const int64_t seconds = absl::ToUnixSeconds(t);  // Floors.
   out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(
-      (t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) /
+                                      absl::Nanoseconds(1)));
 }
 
 absl::StatusOr<absl::Time> FromProto(absl::string_view field,
@@ -33,8 +33,8 @@ absl::StatusOr<absl::Duration> FromProto(absl::string_view field,
   // The documented range of google.protobuf.Duration: +-10000 years.
   constexpr int64_t kMax = 315576000000;
   if (d.seconds() < -kMax || d.seconds() > kMax || d.nanos() < -999999999 ||
-      d.nanos() > 999999999 ||
-      (d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0)) {
+      d.nanos() > 999999999 || (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": not a valid duration"));
   }
@@ -52,10 +52,10 @@ absl::StatusOr<Permissions> FromProto(absl::string_view field,
       out.access = Access::kReadWrite;
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          field,
-          ".access: required (TOKEN_ACCESS_READ_ONLY or "
-          "TOKEN_ACCESS_READ_WRITE)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field,
+                       ".access: required (TOKEN_ACCESS_READ_ONLY or "
+                       "TOKEN_ACCESS_READ_WRITE)"));
   }
   out.scopes.assign(p.scopes().begin(), p.scopes().end());
   return out;
@@ -75,7 +75,8 @@ void ToProto(const TokenRecord& t, TokenState state, v1::Token* out) {
   ToProto(t.create_time, out->mutable_create_time());
   ToProto(t.update_time, out->mutable_update_time());
   if (t.expire_time) ToProto(*t.expire_time, out->mutable_expire_time());
-  if (t.last_used_time) ToProto(*t.last_used_time, out->mutable_last_used_time());
+  if (t.last_used_time)
+    ToProto(*t.last_used_time, out->mutable_last_used_time());
   if (t.revoke_time) ToProto(*t.revoke_time, out->mutable_revoke_time());
   switch (state) {
     case TokenState::kActive:

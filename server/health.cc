@@ -45,8 +45,7 @@ grpc::Status HealthServiceImpl::Watch(
   HealthCheckResponse response;
   bool first = true;
   while (!context->IsCancelled()) {
-    auto status =
-        known ? Current() : HealthCheckResponse::SERVICE_UNKNOWN;
+    auto status = known ? Current() : HealthCheckResponse::SERVICE_UNKNOWN;
     if (first || status != response.status()) {
       response.set_status(status);
       if (!writer->Write(response)) break;

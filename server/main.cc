@@ -21,9 +21,9 @@
 #include "absl/synchronization/notification.h"
 #include "core/audit_log.h"
 #include "core/authenticator.h"
+#include "core/clock.h"
 #include "core/janitor.h"
 #include "core/last_use.h"
-#include "core/clock.h"
 #include "core/password_hasher.h"
 #include "core/random.h"
 #include "core/session_manager.h"
@@ -100,9 +100,9 @@ ABSL_FLAG(DurationSetting, access_token_janitor_interval,
 ABSL_FLAG(bool, tokenauth_janitor_once, false,
           "Run the janitor once, print what it deleted, and exit.");
 ABSL_FLAG(DurationSetting, session_idle_timeout,
-          DurationSetting{absl::Hours(2)},
-          "A session unused this long ends.");
-ABSL_FLAG(DurationSetting, session_max_age, DurationSetting{absl::Hours(24 * 14)},
+          DurationSetting{absl::Hours(2)}, "A session unused this long ends.");
+ABSL_FLAG(DurationSetting, session_max_age,
+          DurationSetting{absl::Hours(24 * 14)},
           "A session ends this long after Login, used or not.");
 ABSL_FLAG(int, login_max_failed_attempts, 10,
           "Wrong passwords per account within LOGIN_LOCKOUT_PERIOD before "
@@ -229,9 +229,10 @@ int Serve() {
   if (absl::GetFlag(FLAGS_tokenauth_janitor_once)) {
     absl::StatusOr<Janitor::Result> done = janitor.RunOnce();
     if (!done.ok()) Die(absl::StrCat("janitor: ", done.status().message()));
-    std::printf("janitor: deleted %d tokens and %d idempotency keys in %d "
-                "batches\n",
-                done->deleted_tokens, done->deleted_keys, done->batches);
+    std::printf(
+        "janitor: deleted %d tokens and %d idempotency keys in %d "
+        "batches\n",
+        done->deleted_tokens, done->deleted_keys, done->batches);
     return 0;
   }
   SodiumRandom random;
@@ -249,8 +250,7 @@ int Serve() {
                                     auth_policy, &last_use, &audit);
   TokenManager tokens(store.get(), &clock, &random, &format, policy, &audit);
   UserManager users(store.get(), &clock, &hasher, &authenticator, &audit);
-  SessionManager sessions(store.get(), &clock, &random, &authenticator,
-                          &audit);
+  SessionManager sessions(store.get(), &clock, &random, &authenticator, &audit);
 
   if (const std::string admin = absl::GetFlag(FLAGS_tokenauth_bootstrap_admin);
       !admin.empty()) {

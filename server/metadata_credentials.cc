@@ -29,7 +29,8 @@ absl::StatusOr<Credential> ParseAuthorizationHeader(absl::string_view value) {
     return Unauthenticated(absl::StrCat("no scheme; ", kHowTo));
   }
   absl::string_view scheme = value.substr(0, space);
-  absl::string_view rest = absl::StripLeadingAsciiWhitespace(value.substr(space));
+  absl::string_view rest =
+      absl::StripLeadingAsciiWhitespace(value.substr(space));
   if (rest.empty()) return Unauthenticated("empty credential after the scheme");
   if (absl::EqualsIgnoreCase(scheme, "Bearer")) {
     return TokenCredential{std::string(rest)};
@@ -77,7 +78,8 @@ absl::StatusOr<Credential> CredentialFromMetadata(
     }
     *slot = &value;
   }
-  if (authorization != nullptr && (session_id != nullptr || csrf_token != nullptr)) {
+  if (authorization != nullptr &&
+      (session_id != nullptr || csrf_token != nullptr)) {
     return absl::UnauthenticatedError(
         "authorization, x-session-id: two credentials at once; send either "
         "an authorization header or a session, not both");

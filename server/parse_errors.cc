@@ -25,13 +25,15 @@ void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename,
       return;  // The caller's mistake; the RPC reports it, no log needed.
     }
   }
-  const char* name = level >= google::protobuf::LOGLEVEL_ERROR ? "ERROR" : "WARN";
+  const char* name =
+      level >= google::protobuf::LOGLEVEL_ERROR ? "ERROR" : "WARN";
   LogLine(name, absl::StrCat("protobuf ", filename, ":", line, ": ", message));
 }
 
 class ParseErrorInterceptor : public grpc::experimental::Interceptor {
  public:
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&

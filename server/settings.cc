@@ -1,7 +1,5 @@
 #include "server/settings.h"
 
-#include "core/duration.h"
-
 #include <cstdlib>
 
 #include "absl/flags/commandlineflag.h"
@@ -10,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/duration.h"
 
 namespace tokenauth {
 

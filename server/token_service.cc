@@ -73,9 +73,9 @@ absl::Status DoUpdate(const CallerAuth& callers, TokenManager& tokens,
       ASSIGN_OR_RETURN(update.permissions,
                        FromProto("token.permissions", token.permissions()));
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "update_mask: unknown or read-only path \"", path,
-          "\"; allowed: name, expire_time, permissions"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("update_mask: unknown or read-only path \"", path,
+                       "\"; allowed: name, expire_time, permissions"));
     }
   }
   ASSIGN_OR_RETURN(TokenRecord updated,
@@ -118,8 +118,9 @@ grpc::Status TokenServiceImpl::ListTokens(grpc::ServerContext* context,
     ASSIGN_OR_RETURN(params.state, FromProto("state", request->state()));
     params.name_contains = request->name_contains();
     if (request->has_expiring_within()) {
-      ASSIGN_OR_RETURN(params.expiring_within,
-                       FromProto("expiring_within", request->expiring_within()));
+      ASSIGN_OR_RETURN(
+          params.expiring_within,
+          FromProto("expiring_within", request->expiring_within()));
     }
     ASSIGN_OR_RETURN(TokenManager::Page page, tokens_->List(caller, params));
     for (const TokenRecord& token : page.tokens) {

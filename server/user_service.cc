@@ -39,9 +39,9 @@ grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
   return ToGrpcStatus(run(), kGet);
 }
 
-grpc::Status UserServiceImpl::DisableUser(
-    grpc::ServerContext* context, const v1::DisableUserRequest* request,
-    v1::DisableUserResponse* response) {
+grpc::Status UserServiceImpl::DisableUser(grpc::ServerContext* context,
+                                          const v1::DisableUserRequest* request,
+                                          v1::DisableUserResponse* response) {
   auto run = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(AuthResult caller, callers_->Resolve(*context, kDisable));
     ASSIGN_OR_RETURN(User user,

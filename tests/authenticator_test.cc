@@ -74,7 +74,8 @@ TEST_F(AuthenticatorTest, ReadOnlyTokenCannotWrite) {
 
 TEST_F(AuthenticatorTest, ExpiredTokenIsRefused) {
   AuthResult alice = MakeUser("alice");
-  TokenManager::Created t = MakeToken(alice, Access::kReadWrite, absl::Hours(1));
+  TokenManager::Created t =
+      MakeToken(alice, Access::kReadWrite, absl::Hours(1));
   EXPECT_TRUE(Check(t.value).ok());
   clock_.Advance(absl::Hours(1));
   absl::StatusOr<AuthResult> r = Check(t.value);
@@ -95,8 +96,7 @@ TEST_F(AuthenticatorTest, StaleTokenIsRefusedAndRevivesWithALongerPeriod) {
   AuthResult alice = MakeUser("alice");
   TokenManager::Created t = MakeToken(alice);
   clock_.Advance(absl::Hours(24 * 366));
-  EXPECT_EQ(Check(t.value).status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Check(t.value).status().code(), absl::StatusCode::kUnauthenticated);
   TokenPolicy longer;
   longer.stale_period = absl::Hours(24 * 400);
   Rebuild(longer);

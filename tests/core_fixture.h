@@ -48,8 +48,8 @@ class CoreFixture : public ::testing::Test {
                                              &format_, policy.tokens, &audit_);
     users_ = std::make_unique<UserManager>(&store_, &clock_, &hasher_,
                                            authenticator_.get(), &audit_);
-    sessions_ = std::make_unique<SessionManager>(
-        &store_, &clock_, &random_, authenticator_.get(), &audit_);
+    sessions_ = std::make_unique<SessionManager>(&store_, &clock_, &random_,
+                                                 authenticator_.get(), &audit_);
   }
 
   AuthResult Admin() {
@@ -89,7 +89,8 @@ class CoreFixture : public ::testing::Test {
   TokenFormat format_;
   PasswordHasher hasher_;
   // Audit write failures fail the test.
-  AuditLog audit_{&store_, &clock_, [](const absl::Status& s, const AuditEvent& e) {
+  AuditLog audit_{&store_, &clock_,
+                  [](const absl::Status& s, const AuditEvent& e) {
                     ADD_FAILURE() << "audit " << e.type << ": " << s;
                   }};
   std::unique_ptr<LastUseRecorder> last_use_;

@@ -37,7 +37,8 @@ TEST(AuthorizationHeaderTest, MalformedIsUnauthenticatedAndNeverEchoed) {
     absl::StatusOr<Credential> c = ParseAuthorizationHeader(header);
     ASSERT_FALSE(c.ok()) << header;
     EXPECT_EQ(c.status().code(), absl::StatusCode::kUnauthenticated);
-    EXPECT_EQ(c.status().message().find("secretvalue"), absl::string_view::npos);
+    EXPECT_EQ(c.status().message().find("secretvalue"),
+              absl::string_view::npos);
     EXPECT_EQ(c.status().message().substr(0, 14), "authorization:");
   }
 }

@@ -29,7 +29,8 @@ TEST(PasswordHasherTest, MalformedHashNeverVerifies) {
 }
 
 TEST(PasswordHasherTest, InteractiveCostIsTheDefaultName) {
-  absl::StatusOr<PasswordHashCost> cost = PasswordHashCost::FromName("interactive");
+  absl::StatusOr<PasswordHashCost> cost =
+      PasswordHashCost::FromName("interactive");
   ASSERT_TRUE(cost.ok());
   EXPECT_EQ(cost->memlimit, PasswordHashCost::Interactive().memlimit);
   PasswordHasher hasher(*cost);

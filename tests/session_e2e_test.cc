@@ -96,16 +96,16 @@ TEST_F(SessionE2eTest, ReadWithSessionWriteNeedsCsrfLogoutEndsIt) {
   grpc::Status no_csrf = Create(read_only);
   EXPECT_EQ(no_csrf.error_code(), StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(no_csrf.error_message(), HasSubstr("CSRF"));
-  grpc::Status wrong_csrf =
-      Create({login.session_id(), std::string(32, 'x')});
+  grpc::Status wrong_csrf = Create({login.session_id(), std::string(32, 'x')});
   EXPECT_EQ(wrong_csrf.error_code(), StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(wrong_csrf.error_message(), HasSubstr("CSRF"));
   EXPECT_TRUE(Create(both).ok());
 
   v1::LogoutResponse out;
-  ASSERT_TRUE(server_->AuthStub()
-                  ->Logout(SessionContext(both).get(), v1::LogoutRequest(), &out)
-                  .ok());
+  ASSERT_TRUE(
+      server_->AuthStub()
+          ->Logout(SessionContext(both).get(), v1::LogoutRequest(), &out)
+          .ok());
   EXPECT_EQ(List(read_only).error_code(), StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Create(both).error_code(), StatusCode::UNAUTHENTICATED);
 }
@@ -138,10 +138,10 @@ TEST_F(SessionE2eTest, AuthenticateAcceptsSessions) {
 TEST_F(SessionE2eTest, ElevenWrongPasswordsLockTheAccountForThePeriod) {
   server_->MustCreateUser("bob", "bob-password");
   for (int i = 0; i < 11; ++i) {
-    EXPECT_EQ(server_->AuthenticateBasic("bob", "wrong-password",
-                                         v1::OPERATION_READ)
-                  .error_code(),
-              StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(
+        server_->AuthenticateBasic("bob", "wrong-password", v1::OPERATION_READ)
+            .error_code(),
+        StatusCode::UNAUTHENTICATED);
   }
   grpc::Status locked =
       server_->AuthenticateBasic("bob", "bob-password", v1::OPERATION_READ);
@@ -151,8 +151,9 @@ TEST_F(SessionE2eTest, ElevenWrongPasswordsLockTheAccountForThePeriod) {
   EXPECT_EQ(Login("bob", "bob-password", &login).error_code(),
             StatusCode::UNAUTHENTICATED);
   v1::ListTokensResponse list;
-  EXPECT_EQ(server_->ListTokens(Caller::Basic("bob", "bob-password"),
-                                v1::ListTokensRequest(), &list)
+  EXPECT_EQ(server_
+                ->ListTokens(Caller::Basic("bob", "bob-password"),
+                             v1::ListTokensRequest(), &list)
                 .error_code(),
             StatusCode::UNAUTHENTICATED);
   absl::SleepFor(absl::Seconds(2.2));  // LOGIN_LOCKOUT_PERIOD=2s.
@@ -198,10 +199,9 @@ TEST_F(SessionE2eTest, PasswordChangeEndsTheOtherSession) {
                   .ok());
   EXPECT_EQ(List(two).error_code(), StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(List(one).error_code(), StatusCode::UNAUTHENTICATED);
-  EXPECT_TRUE(server_
-                  ->AuthenticateBasic("erin", "erin-password-2",
-                                      v1::OPERATION_READ)
-                  .ok());
+  EXPECT_TRUE(
+      server_->AuthenticateBasic("erin", "erin-password-2", v1::OPERATION_READ)
+          .ok());
 }
 
 TEST_F(SessionE2eTest, ListAndRevokeSessionsNeverShowTheSecrets) {
@@ -224,12 +224,14 @@ TEST_F(SessionE2eTest, ListAndRevokeSessionsNeverShowTheSecrets) {
   revoke.set_handle(list.sessions(0).handle());
   v1::RevokeSessionResponse revoked;
   // A write: the CSRF token is required.
-  EXPECT_EQ(sessions->RevokeSession(SessionContext({one.session_id, ""}).get(),
-                                    revoke, &revoked)
+  EXPECT_EQ(sessions
+                ->RevokeSession(SessionContext({one.session_id, ""}).get(),
+                                revoke, &revoked)
                 .error_code(),
             StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(
-      sessions->RevokeSession(SessionContext(one).get(), revoke, &revoked).ok());
+      sessions->RevokeSession(SessionContext(one).get(), revoke, &revoked)
+          .ok());
   EXPECT_EQ(List(two).error_code(), StatusCode::UNAUTHENTICATED);  // Newest.
   v1::RevokeAllSessionsResponse all;
   ASSERT_TRUE(sessions

@@ -17,16 +17,15 @@ using ::testing::HasSubstr;
 class SessionTest : public CoreFixture {
  protected:
   SessionManager::Started Login(const std::string& user) {
-    absl::StatusOr<SessionManager::Started> s =
-        sessions_->Login(user, "password-" + user, "ipv4:127.0.0.1:5555", "test");
+    absl::StatusOr<SessionManager::Started> s = sessions_->Login(
+        user, "password-" + user, "ipv4:127.0.0.1:5555", "test");
     EXPECT_TRUE(s.ok()) << s.status();
     return *s;
   }
   absl::StatusOr<AuthResult> Check(const SessionManager::Started& s,
                                    Operation op, bool with_csrf) {
     return authenticator_->Authenticate(
-        SessionCredential{s.session_id, with_csrf ? s.csrf_token : ""}, op,
-        {});
+        SessionCredential{s.session_id, with_csrf ? s.csrf_token : ""}, op, {});
   }
   absl::StatusCode Basic(const std::string& user, const std::string& pw) {
     return authenticator_
@@ -74,18 +73,19 @@ TEST_F(SessionTest, UnknownOrMalformedSessionIsUnauthenticatedWithoutQuery) {
   SessionManager::Started s = Login("alice");
   std::string other = s.session_id;
   other[0] = other[0] == 'a' ? 'b' : 'a';
-  EXPECT_EQ(authenticator_
-                ->Authenticate(SessionCredential{other, ""}, Operation::kRead, {})
-                .status()
-                .code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      authenticator_
+          ->Authenticate(SessionCredential{other, ""}, Operation::kRead, {})
+          .status()
+          .code(),
+      absl::StatusCode::kUnauthenticated);
   const int before = store_.calls();
-  EXPECT_EQ(authenticator_
-                ->Authenticate(SessionCredential{"short", ""}, Operation::kRead,
-                               {})
-                .status()
-                .code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      authenticator_
+          ->Authenticate(SessionCredential{"short", ""}, Operation::kRead, {})
+          .status()
+          .code(),
+      absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(store_.calls(), before);
 }
 
@@ -190,9 +190,9 @@ TEST_F(SessionTest, PasswordChangeEndsEverySessionOfTheUser) {
   SessionManager::Started two = Login("alice");
   absl::StatusOr<AuthResult> caller = Check(one, Operation::kWrite, true);
   ASSERT_TRUE(caller.ok());
-  EXPECT_EQ(users_->SetPassword(*caller, 0, "wrong-current", "new-password-1")
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      users_->SetPassword(*caller, 0, "wrong-current", "new-password-1").code(),
+      absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(Check(two, Operation::kRead, false).ok());
   ASSERT_TRUE(
       users_->SetPassword(*caller, 0, "password-alice", "new-password-1").ok());
@@ -200,7 +200,8 @@ TEST_F(SessionTest, PasswordChangeEndsEverySessionOfTheUser) {
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(Check(two, Operation::kRead, false).status().code(),
             absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(Basic("alice", "password-alice"), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Basic("alice", "password-alice"),
+            absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(Basic("alice", "new-password-1"), absl::StatusCode::kOk);
 }
 
@@ -224,10 +225,11 @@ TEST_F(LockoutTest, TenFailuresLockEvenTheRightPasswordForThePeriod) {
   for (int i = 0; i < 10; ++i) {
     ASSERT_EQ(Basic("bob", "wrong"), absl::StatusCode::kUnauthenticated);
   }
-  absl::Status locked = authenticator_
-                            ->Authenticate(BasicCredential{"bob", "password-bob"},
-                                           Operation::kRead, {})
-                            .status();
+  absl::Status locked =
+      authenticator_
+          ->Authenticate(BasicCredential{"bob", "password-bob"},
+                         Operation::kRead, {})
+          .status();
   EXPECT_EQ(locked.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(locked.message()), HasSubstr("locked"));
   EXPECT_EQ(sessions_->Login("bob", "password-bob", "", "").status().code(),
@@ -283,8 +285,9 @@ TEST_F(LockoutTest, ParallelGuessesNeverEvaluateMoreThanTheThreshold) {
 TEST_F(LockoutTest, ChangingThePasswordCountsGuessesOfTheCurrentOne) {
   AuthResult bob = MakeUser("bob");
   for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(users_->SetPassword(bob, 0, "guess-" + std::to_string(i),
-                                  "new-password-2")
+    EXPECT_EQ(users_
+                  ->SetPassword(bob, 0, "guess-" + std::to_string(i),
+                                "new-password-2")
                   .code(),
               absl::StatusCode::kPermissionDenied);
   }

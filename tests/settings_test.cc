@@ -23,8 +23,8 @@ TEST(ParseSettingDurationTest, Units) {
 }
 
 TEST(ParseSettingDurationTest, RefusesOtherText) {
-  for (const char* bad : {"", "d", "90", "-5m", "5 m", "5y", "1.5h", "h1",
-                          "9999999999999d"}) {
+  for (const char* bad :
+       {"", "d", "90", "-5m", "5 m", "5y", "1.5h", "h1", "9999999999999d"}) {
     absl::StatusOr<absl::Duration> d = ParseSettingDuration(bad);
     EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }

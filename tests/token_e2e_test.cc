@@ -71,10 +71,10 @@ TEST_F(TokenE2eTest, RotatedOutValueRevokesTheSuccessorToo) {
   v1::RotateTokenRequest rotate;
   rotate.set_id(old.token().id());
   v1::RotateTokenResponse rotated;
-  ASSERT_TRUE(server_->TokenStub()
-                  ->RotateToken(ServerHarness::Context(bob).get(), rotate,
-                                &rotated)
-                  .ok());
+  ASSERT_TRUE(
+      server_->TokenStub()
+          ->RotateToken(ServerHarness::Context(bob).get(), rotate, &rotated)
+          .ok());
   EXPECT_FALSE(rotated.value().empty());
   EXPECT_EQ(rotated.token().name(), "ci");
   EXPECT_EQ(rotated.token().family_id(), old.token().id());
@@ -129,10 +129,10 @@ TEST_F(TokenE2eTest, AuditLogIsReadableAndScoped) {
   Caller dana = Caller::Basic("dana", "dana-password");
   v1::CreateTokenResponse t = server_->MustCreateToken(dana, "audited");
   ASSERT_TRUE(server_->RevokeToken(dana, t.token().id()).ok());
-  EXPECT_EQ(server_->AuthenticateBasic("dana", "not-her-password",
-                                       v1::OPERATION_READ)
-                .error_code(),
-            StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      server_->AuthenticateBasic("dana", "not-her-password", v1::OPERATION_READ)
+          .error_code(),
+      StatusCode::UNAUTHENTICATED);
   auto audit = v1::AuditService::NewStub(server_->channel());
   v1::ListAuditEventsResponse events;
   ASSERT_TRUE(audit
@@ -141,18 +141,18 @@ TEST_F(TokenE2eTest, AuditLogIsReadableAndScoped) {
                   .ok());
   std::vector<std::string> types;
   for (const v1::AuditEvent& e : events.events()) types.push_back(e.type());
-  EXPECT_THAT(types, ::testing::IsSupersetOf({"token.create", "token.revoke",
-                                              "auth.failed"}));
+  EXPECT_THAT(types, ::testing::IsSupersetOf(
+                         {"token.create", "token.revoke", "auth.failed"}));
   const std::string bytes = events.SerializeAsString();
   EXPECT_EQ(bytes.find(t.value()), std::string::npos);
   EXPECT_EQ(bytes.find("not-her-password"), std::string::npos);
   v1::ListAuditEventsRequest others;
   others.set_user_id(1);  // The admin.
-  EXPECT_EQ(audit
-                ->ListAuditEvents(ServerHarness::Context(dana).get(), others,
-                                  &events)
-                .error_code(),
-            StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      audit
+          ->ListAuditEvents(ServerHarness::Context(dana).get(), others, &events)
+          .error_code(),
+      StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(TokenE2eTest, JanitorRunsOnDemandAndLeavesUsableTokens) {

@@ -34,7 +34,8 @@ TEST(TokenFormatTest, HintShowsPrefixIdAndTailOnly) {
   SodiumRandom random;
   TokenFormat format("tka");
   TokenFormat::NewToken t = format.Generate(random);
-  EXPECT_EQ(t.hint, "tka_" + t.public_id + "..." + t.value.substr(t.value.size() - 4));
+  EXPECT_EQ(t.hint,
+            "tka_" + t.public_id + "..." + t.value.substr(t.value.size() - 4));
   EXPECT_EQ(t.hint.find(t.value.substr(16, 22)), std::string::npos);
 }
 
@@ -105,8 +106,10 @@ TEST(TokenFormatTest, ChecksumIsCrc32InBase62) {
 TEST(TokenFormatTest, HashIsSha256HexAndComparesInConstantTimeHelper) {
   EXPECT_EQ(TokenFormat::Hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_TRUE(TokenFormat::HashesEqual(TokenFormat::Hash("x"), TokenFormat::Hash("x")));
-  EXPECT_FALSE(TokenFormat::HashesEqual(TokenFormat::Hash("x"), TokenFormat::Hash("y")));
+  EXPECT_TRUE(
+      TokenFormat::HashesEqual(TokenFormat::Hash("x"), TokenFormat::Hash("x")));
+  EXPECT_FALSE(
+      TokenFormat::HashesEqual(TokenFormat::Hash("x"), TokenFormat::Hash("y")));
   EXPECT_FALSE(TokenFormat::HashesEqual("ab", "abc"));
 }
 

@@ -38,15 +38,16 @@ TEST_F(TokenManagerTest, TokenCallerCannotManageTokens) {
             absl::StatusCode::kPermissionDenied);
   TokenUpdate rename;
   rename.name = "y";
-  EXPECT_EQ(tokens_->Update(by_token, t.token.public_id, rename).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      tokens_->Update(by_token, t.token.public_id, rename).status().code(),
+      absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(tokens_->Revoke(by_token, t.token.public_id).status().code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(tokens_->Get(by_token, t.token.public_id).ok());
   EXPECT_TRUE(tokens_->List(by_token, {}).ok());
-  EXPECT_EQ(users_->SetPassword(by_token, 0, "password-alice", "new-password")
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      users_->SetPassword(by_token, 0, "password-alice", "new-password").code(),
+      absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(TokenManagerTest, OwnersOnlyAdminsReadAndRevoke) {
@@ -87,7 +88,8 @@ TEST_F(TokenManagerTest, RevocationIsIrreversible) {
   TokenUpdate update;
   update.expire_time = std::optional<absl::Time>();
   update.name = "revive";
-  EXPECT_EQ(tokens_->Get(alice, id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(tokens_->Get(alice, id).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(tokens_->Update(alice, id, update).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(tokens_->Revoke(alice, id).status().code(),
@@ -162,8 +164,9 @@ TEST_F(TokenManagerTest, UpdateChangesNamedFieldsOnly) {
   EXPECT_FALSE(r->expire_time.has_value());
   EXPECT_EQ(r->permissions, (Permissions{Access::kReadWrite, {"api"}}));
   EXPECT_EQ(r->name, "renamed");
-  EXPECT_EQ(tokens_->Update(alice, t.token.public_id, TokenUpdate()).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      tokens_->Update(alice, t.token.public_id, TokenUpdate()).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(TokenManagerTest, PagingVisitsEachTokenOnceAndStaysInItsListing) {
@@ -173,7 +176,8 @@ TEST_F(TokenManagerTest, PagingVisitsEachTokenOnceAndStaysInItsListing) {
   AuthResult alice = MakeUser("alice");
   AuthResult bob = MakeUser("bob");
   std::set<std::string> created;
-  for (int i = 0; i < 120; ++i) created.insert(MakeToken(alice).token.public_id);
+  for (int i = 0; i < 120; ++i)
+    created.insert(MakeToken(alice).token.public_id);
   MakeToken(bob);
 
   std::set<std::string> seen;
@@ -214,7 +218,8 @@ TEST_F(TokenManagerTest, ListingHidesUnusableUnlessAsked) {
   AuthResult alice = MakeUser("alice");
   TokenManager::Created live = MakeToken(alice);
   TokenManager::Created revoked = MakeToken(alice);
-  TokenManager::Created expiring = MakeToken(alice, Access::kReadWrite, absl::Hours(1));
+  TokenManager::Created expiring =
+      MakeToken(alice, Access::kReadWrite, absl::Hours(1));
   ASSERT_TRUE(tokens_->Revoke(alice, revoked.token.public_id).ok());
   clock_.Advance(absl::Hours(2));
   absl::StatusOr<TokenManager::Page> page = tokens_->List(alice, {});

@@ -30,7 +30,8 @@ class TokenPolicyTest : public CoreFixture {
   }
 };
 
-TEST_F(TokenPolicyTest, SixtyFourParallelCreatesOverFortyTokensYieldExactlyTen) {
+TEST_F(TokenPolicyTest,
+       SixtyFourParallelCreatesOverFortyTokensYieldExactlyTen) {
   AuthResult alice = MakeUser("alice");
   for (int i = 0; i < 40; ++i) MakeToken(alice);
   std::atomic<int> ok{0}, exhausted{0}, other{0};
@@ -69,11 +70,13 @@ TEST_F(TokenPolicyTest, DefaultAndMaximumLifetimeAndRequiredExpiration) {
   p.expiration.ttl = absl::Hours(24 * 91);
   absl::Status over = tokens_->Create(alice, p).status();
   EXPECT_EQ(over.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(over.message()), HasSubstr("ACCESS_TOKEN_MAX_LIFETIME"));
+  EXPECT_THAT(std::string(over.message()),
+              HasSubstr("ACCESS_TOKEN_MAX_LIFETIME"));
   EXPECT_THAT(std::string(over.message()), HasSubstr("90d"));
   // Edits obey the same policy.
   TokenUpdate forever;
-  forever.expire_time = std::optional<absl::Time>(clock_.Now() + absl::Hours(24 * 100));
+  forever.expire_time =
+      std::optional<absl::Time>(clock_.Now() + absl::Hours(24 * 100));
   EXPECT_EQ(tokens_->Update(alice, c->token.public_id, forever).status().code(),
             absl::StatusCode::kInvalidArgument);
 
@@ -104,7 +107,8 @@ TEST_F(TokenPolicyTest, LastUseIsRecordedOffThePathAtMostOncePerInterval) {
   absl::StatusOr<TokenRecord> stored = mysql_->GetToken(t.token.public_id);
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->last_used_time, clock_.Now());
-  EXPECT_EQ(stored->last_used_peers, std::vector<std::string>{"ipv4:10.0.0.1:1"});
+  EXPECT_EQ(stored->last_used_peers,
+            std::vector<std::string>{"ipv4:10.0.0.1:1"});
 
   // Within the interval: nothing more is queued or written.
   clock_.Advance(absl::Minutes(5));
@@ -145,7 +149,8 @@ TEST_F(TokenPolicyTest, LastUseKeepsFiveDistinctPeersAndNeverTouchesUnusable) {
 
 TEST_F(TokenPolicyTest, RotationIssuesASuccessorAndRevokesTheOld) {
   AuthResult alice = MakeUser("alice");
-  TokenManager::Created t = MakeToken(alice, Access::kReadOnly, absl::Hours(48));
+  TokenManager::Created t =
+      MakeToken(alice, Access::kReadOnly, absl::Hours(48));
   clock_.Advance(absl::Hours(1));
   absl::StatusOr<TokenManager::Rotated> r =
       tokens_->Rotate(alice, t.token.public_id, {}, "");
@@ -187,7 +192,8 @@ TEST_F(TokenPolicyTest, RotatingARotatedOutTokenRevokesTheFamily) {
   absl::StatusOr<TokenManager::Rotated> r =
       tokens_->Rotate(alice, t.token.public_id, {}, "");
   ASSERT_TRUE(r.ok());
-  absl::Status again = tokens_->Rotate(alice, t.token.public_id, {}, "").status();
+  absl::Status again =
+      tokens_->Rotate(alice, t.token.public_id, {}, "").status();
   EXPECT_EQ(again.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(again.message()), HasSubstr("reuse"));
   EXPECT_EQ(Use(r->value).status().code(), absl::StatusCode::kUnauthenticated);
@@ -262,8 +268,10 @@ TEST_F(TokenPolicyTest, ParallelRetriesOfOneRequestCreateOneToken) {
 
 TEST_F(TokenPolicyTest, ListingFilters) {
   AuthResult alice = MakeUser("alice");
-  TokenManager::Created soon = MakeToken(alice, Access::kReadWrite, absl::Hours(24));
-  TokenManager::Created later = MakeToken(alice, Access::kReadWrite, absl::Hours(24 * 60));
+  TokenManager::Created soon =
+      MakeToken(alice, Access::kReadWrite, absl::Hours(24));
+  TokenManager::Created later =
+      MakeToken(alice, Access::kReadWrite, absl::Hours(24 * 60));
   TokenManager::Created never = MakeToken(alice);
   TokenManager::Created gone = MakeToken(alice);
   TokenUpdate rename;
@@ -312,7 +320,8 @@ TEST_F(TokenPolicyTest, ListingFilters) {
 TEST_F(TokenPolicyTest, JanitorDeletesOnlyLongUnusableTokens) {
   AuthResult alice = MakeUser("alice");
   TokenManager::Created live = MakeToken(alice);
-  TokenManager::Created expiring = MakeToken(alice, Access::kReadWrite, absl::Hours(1));
+  TokenManager::Created expiring =
+      MakeToken(alice, Access::kReadWrite, absl::Hours(1));
   TokenManager::Created revoked = MakeToken(alice);
   ASSERT_TRUE(tokens_->Revoke(alice, revoked.token.public_id).ok());
   Janitor janitor(&store_, &clock_, policy_.tokens, /*batch_size=*/1);
@@ -332,8 +341,10 @@ TEST_F(TokenPolicyTest, JanitorDeletesOnlyLongUnusableTokens) {
   ASSERT_TRUE(two.ok()) << two.status();
   EXPECT_EQ(two->deleted_tokens, 2);
   EXPECT_GE(two->batches, 2);
-  EXPECT_TRUE(absl::IsNotFound(mysql_->GetToken(expiring.token.public_id).status()));
-  EXPECT_TRUE(absl::IsNotFound(mysql_->GetToken(revoked.token.public_id).status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(mysql_->GetToken(expiring.token.public_id).status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(mysql_->GetToken(revoked.token.public_id).status()));
   EXPECT_TRUE(mysql_->GetToken(live.token.public_id).ok());
   EXPECT_EQ(Events(audit::kTokenJanitorDelete).size(), 2u);
   // A never-used token goes once stale for longer than the TTL.
@@ -346,7 +357,8 @@ TEST_F(TokenPolicyTest, JanitorDeletesOnlyLongUnusableTokens) {
   clock_.Advance(absl::Hours(24 * 2));
   keep_live();
   EXPECT_EQ(janitor.RunOnce()->deleted_tokens, 1);
-  EXPECT_TRUE(absl::IsNotFound(mysql_->GetToken(idle.token.public_id).status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(mysql_->GetToken(idle.token.public_id).status()));
 }
 
 TEST_F(TokenPolicyTest, AuditLogRecordsChangesAndFailuresWithoutSecrets) {
@@ -360,7 +372,8 @@ TEST_F(TokenPolicyTest, AuditLogRecordsChangesAndFailuresWithoutSecrets) {
   ASSERT_TRUE(tokens_->Update(alice, t.token.public_id, u).ok());
   ASSERT_TRUE(tokens_->Revoke(alice, t.token.public_id).ok());
   (void)authenticator_->Authenticate(BasicCredential{"alice", "wrong-pass"},
-                                     Operation::kRead, {}, "ipv4:198.51.100.1:9");
+                                     Operation::kRead, {},
+                                     "ipv4:198.51.100.1:9");
   (void)Use(t.value);
 
   std::vector<AuditEvent> update = Events(audit::kTokenUpdate);
