@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/errors.h"
 #include "core/page_token.h"
 #include "core/status_macros.h"
 
@@ -64,8 +65,10 @@ absl::StatusOr<AuditLog::Page> AuditLog::List(const AuthResult& caller,
   int64_t user_id = params.user_id;
   if (!caller.principal.admin) {
     if (user_id != 0 && user_id != caller.principal.user_id) {
-      return absl::PermissionDeniedError(
-          "user_id: only admins may read other users' audit events");
+      return WithReason(
+          absl::PermissionDeniedError(
+              "user_id: only admins may read other users' audit events"),
+          reasons::kAdminRequired);
     }
     user_id = caller.principal.user_id;
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/duration.h"
+#include "core/errors.h"
 #include "core/status_macros.h"
 #include "core/validation.h"
 
@@ -25,7 +26,9 @@ absl::StatusOr<User> LoadActiveUser(Store& store, int64_t user_id) {
   }
   RETURN_IF_ERROR(user.status());
   if (user->disabled) {
-    return absl::UnauthenticatedError("credential: the user is disabled");
+    return WithReason(
+        absl::UnauthenticatedError("credential: the user is disabled"),
+        reasons::kAccountDisabled);
   }
   return user;
 }
@@ -71,8 +74,8 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
   if (audit_ != nullptr && !malformed &&
       (absl::IsUnauthenticated(s) || absl::IsPermissionDenied(s))) {
     AuditEvent event;
-    event.type = absl::StrContains(s.message(), "locked") ? audit::kAuthLockout
-                                                          : audit::kAuthFailed;
+    event.type = ReasonOf(s) == reasons::kAccountLocked ? audit::kAuthLockout
+                                                        : audit::kAuthFailed;
     event.peer = std::string(peer);
     event.subject_user_id = subject;
     event.details = std::string(s.message());
@@ -105,14 +108,17 @@ absl::StatusOr<AuthResult> Authenticator::Check(
     const std::string& csrf =
         std::get<SessionCredential>(credential).csrf_token;
     if (csrf.empty()) {
-      return absl::PermissionDeniedError(
-          "csrf: a write with a session needs its CSRF token (x-csrf-token "
-          "header, or csrf_token)");
+      return WithReason(
+          absl::PermissionDeniedError(
+              "csrf: a write with a session needs its CSRF token (x-csrf-token "
+              "header, or csrf_token)"),
+          reasons::kCsrfMissing);
     }
     if (!TokenFormat::HashesEqual(result.session->csrf_hash,
                                   TokenFormat::Hash(csrf))) {
-      return absl::PermissionDeniedError(
-          "csrf: the CSRF token does not match the session");
+      return WithReason(absl::PermissionDeniedError(
+                            "csrf: the CSRF token does not match the session"),
+                        reasons::kCsrfMismatch);
     }
     return result;
   }
@@ -120,8 +126,10 @@ absl::StatusOr<AuthResult> Authenticator::Check(
 
   const Permissions& perms = result.token->permissions;
   if (operation == Operation::kWrite && perms.access == Access::kReadOnly) {
-    return absl::PermissionDeniedError(
-        "token: read-only; this operation needs a read-write token");
+    return WithReason(
+        absl::PermissionDeniedError(
+            "token: read-only; this operation needs a read-write token"),
+        reasons::kTokenReadOnly, {{"token_id", result.token->public_id}});
   }
   if (!perms.scopes.empty()) {
     std::vector<std::string> missing;
@@ -132,8 +140,12 @@ absl::StatusOr<AuthResult> Authenticator::Check(
       }
     }
     if (!missing.empty()) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "token: lacks required scopes: ", absl::StrJoin(missing, ", ")));
+      return WithReason(
+          absl::PermissionDeniedError(absl::StrCat(
+              "token: lacks required scopes: ", absl::StrJoin(missing, ", "))),
+          reasons::kScopeMissing,
+          {{"token_id", result.token->public_id},
+           {"missing_scopes", absl::StrJoin(missing, ",")}});
     }
   }
   return result;
@@ -144,13 +156,14 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
   // Format and checksum first: a mistyped or forged value costs no query.
   ASSIGN_OR_RETURN(std::string public_id, format_->Parse(credential.value));
   absl::StatusOr<TokenRecord> token = store_->GetToken(public_id);
-  if (absl::IsNotFound(token.status())) {
-    return absl::UnauthenticatedError("token: unknown");
-  }
+  // The same status whether the id or the secret is wrong.
+  const absl::Status unknown = WithReason(
+      absl::UnauthenticatedError("token: unknown"), reasons::kTokenUnknown);
+  if (absl::IsNotFound(token.status())) return unknown;
   RETURN_IF_ERROR(token.status());
   if (!TokenFormat::HashesEqual(token->value_hash,
                                 TokenFormat::Hash(credential.value))) {
-    return absl::UnauthenticatedError("token: unknown");
+    return unknown;
   }
   *subject = token->user_id;
   const absl::Time now = clock_->Now();
@@ -173,21 +186,33 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
       audit_->Record(std::move(event));
     }
     RETURN_IF_ERROR(revoked.status());
-    return absl::UnauthenticatedError(
-        "token: rotated out; reuse detected, so every token of its family "
-        "is now revoked");
+    return WithReason(
+        absl::UnauthenticatedError(
+            "token: rotated out; reuse detected, so every token of its family "
+            "is now revoked"),
+        reasons::kTokenReused,
+        {{"token_id", token->public_id}, {"family_id", token->family_id}});
   }
   switch (StateOf(*token, policy_.tokens, now)) {
     case TokenState::kActive:
       break;
     case TokenState::kRevoked:
-      return absl::UnauthenticatedError("token: revoked");
+      return WithReason(absl::UnauthenticatedError("token: revoked"),
+                        reasons::kTokenRevoked,
+                        {{"token_id", token->public_id}});
     case TokenState::kExpired:
-      return absl::UnauthenticatedError("token: expired");
+      return WithReason(absl::UnauthenticatedError("token: expired"),
+                        reasons::kTokenExpired,
+                        {{"token_id", token->public_id}});
     case TokenState::kStale:
-      return absl::UnauthenticatedError(
-          absl::StrCat("token: stale (unused for longer than ",
-                       absl::FormatDuration(policy_.tokens.stale_period), ")"));
+      return WithReason(
+          absl::UnauthenticatedError(absl::StrCat(
+              "token: stale (unused for longer than ",
+              absl::FormatDuration(policy_.tokens.stale_period), ")")),
+          reasons::kTokenStale,
+          {{"token_id", token->public_id},
+           {"stale_period_seconds",
+            absl::StrCat(absl::ToInt64Seconds(policy_.tokens.stale_period))}});
   }
   ASSIGN_OR_RETURN(User user, LoadActiveUser(*store_, token->user_id));
   AuthResult result;
@@ -199,8 +224,9 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
 
 absl::StatusOr<AuthResult> Authenticator::Resolve(
     const BasicCredential& credential, int64_t* subject) const {
-  const absl::Status wrong =
-      absl::UnauthenticatedError("basic: wrong username or password");
+  const absl::Status wrong = WithReason(
+      absl::UnauthenticatedError("basic: wrong username or password"),
+      reasons::kWrongCredentials);
   if (!ValidateUsername("username", credential.username).ok() ||
       credential.password.size() > kMaxPasswordBytes) {
     hasher_->VerifyDummy(credential.password);
@@ -218,16 +244,22 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
   ASSIGN_OR_RETURN(bool allowed, store_->ReservePasswordCheck(
                                      user->id, policy_.lockout, clock_->Now()));
   if (!allowed) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "basic: too many failed (or simultaneous) password checks for this "
-        "account; it is locked for up to ",
-        FormatSettingDuration(policy_.lockout.period),
-        " after repeated failures; use a token for parallel calls"));
+    return WithReason(
+        absl::UnauthenticatedError(absl::StrCat(
+            "basic: too many failed (or simultaneous) password checks for this "
+            "account; it is locked for up to ",
+            FormatSettingDuration(policy_.lockout.period),
+            " after repeated failures; use a token for parallel calls")),
+        reasons::kAccountLocked,
+        {{"lockout_period_seconds",
+          absl::StrCat(absl::ToInt64Seconds(policy_.lockout.period))}});
   }
   if (!hasher_->Verify(user->password_hash, credential.password)) return wrong;
   RETURN_IF_ERROR(store_->ClearPasswordFailures(user->id));
   if (user->disabled) {
-    return absl::UnauthenticatedError("credential: the user is disabled");
+    return WithReason(
+        absl::UnauthenticatedError("credential: the user is disabled"),
+        reasons::kAccountDisabled);
   }
   AuthResult result;
   result.principal = PrincipalOf(*user);
@@ -238,27 +270,38 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
 absl::StatusOr<AuthResult> Authenticator::Resolve(
     const SessionCredential& credential, int64_t* subject) const {
   if (!IsWellFormedSessionSecret(credential.session_id)) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("session: malformed session ID (expected ",
-                     kSessionSecretLength, " characters from [0-9A-Za-z])"));
+    return WithReason(
+        absl::UnauthenticatedError(absl::StrCat(
+            "session: malformed session ID (expected ", kSessionSecretLength,
+            " characters from [0-9A-Za-z])")),
+        reasons::kSessionMalformed);
   }
   absl::StatusOr<SessionRecord> session =
       store_->GetSessionBySecretHash(TokenFormat::Hash(credential.session_id));
   if (absl::IsNotFound(session.status())) {
-    return absl::UnauthenticatedError("session: unknown");
+    return WithReason(absl::UnauthenticatedError("session: unknown"),
+                      reasons::kSessionUnknown);
   }
   RETURN_IF_ERROR(session.status());
   *subject = session->user_id;
   const absl::Time now = clock_->Now();
   const SessionPolicy& rules = policy_.sessions;
   if (session->end_time.has_value()) {
-    return absl::UnauthenticatedError("session: ended (logged out or revoked)");
+    return WithReason(
+        absl::UnauthenticatedError("session: ended (logged out or revoked)"),
+        reasons::kSessionEnded, {{"session_handle", session->handle}});
   }
   if (session->expire_time <= now) {
-    return absl::UnauthenticatedError("session: expired (maximum age reached)");
+    return WithReason(
+        absl::UnauthenticatedError("session: expired (maximum age reached)"),
+        reasons::kSessionExpired,
+        {{"session_handle", session->handle}, {"timeout", "max_age"}});
   }
   if (session->last_seen_time + rules.idle_timeout <= now) {
-    return absl::UnauthenticatedError("session: expired (idle too long)");
+    return WithReason(
+        absl::UnauthenticatedError("session: expired (idle too long)"),
+        reasons::kSessionExpired,
+        {{"session_handle", session->handle}, {"timeout", "idle"}});
   }
   ASSIGN_OR_RETURN(User user, LoadActiveUser(*store_, session->user_id));
   if (now - session->last_seen_time >= rules.touch_interval) {

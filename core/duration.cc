@@ -1,5 +1,7 @@
 #include "core/duration.h"
 
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -47,15 +49,32 @@ absl::StatusOr<absl::Duration> ParseSettingDuration(absl::string_view text) {
     }
     total += n * unit;
   }
+  if (total > kMaxSettingDuration) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "duration: at most ", FormatSettingDuration(kMaxSettingDuration),
+        " (about 100000 years); got \"", text, "\""));
+  }
   return total;
 }
 
 std::string FormatSettingDuration(absl::Duration d) {
   const absl::Duration day = absl::Hours(24);
-  if (d != absl::ZeroDuration() && d % day == absl::ZeroDuration()) {
-    return absl::StrCat(d / day, "d");
+  if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration() ||
+      d % absl::Milliseconds(1) != absl::ZeroDuration()) {
+    return absl::FormatDuration(d);  // Not something a setting can hold.
   }
-  return absl::FormatDuration(d);
+  if (d % day == absl::ZeroDuration()) return absl::StrCat(d / day, "d");
+  // absl::FormatDuration would write fractional seconds ("1.5s"), which
+  // ParseSettingDuration refuses.
+  std::string out;
+  for (const auto& [unit, name] :
+       {std::pair{absl::Hours(1), "h"}, std::pair{absl::Minutes(1), "m"},
+        std::pair{absl::Seconds(1), "s"},
+        std::pair{absl::Milliseconds(1), "ms"}}) {
+    const int64_t n = absl::IDivDuration(d, unit, &d);
+    if (n != 0) absl::StrAppend(&out, n, name);
+  }
+  return out;
 }
 
 }  // namespace tokenauth

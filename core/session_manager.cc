@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/errors.h"
 #include "core/status_macros.h"
 #include "core/token_format.h"
 #include "core/validation.h"
@@ -94,9 +95,11 @@ absl::StatusOr<SessionManager::Started> SessionManager::Login(
 
 absl::Status SessionManager::Logout(const AuthResult& caller) {
   if (!caller.session.has_value()) {
-    return absl::FailedPreconditionError(
-        "caller: Logout ends the calling session; authenticate with "
-        "x-session-id (and x-csrf-token)");
+    return WithReason(
+        absl::FailedPreconditionError(
+            "caller: Logout ends the calling session; authenticate with "
+            "x-session-id (and x-csrf-token)"),
+        reasons::kSessionRequired);
   }
   absl::StatusOr<SessionRecord> ended =
       store_->EndSession(caller.session->handle, clock_->Now());
@@ -116,8 +119,9 @@ absl::StatusOr<int64_t> SessionManager::TargetUser(
   }
   const int64_t target = user_id == 0 ? caller.principal.user_id : user_id;
   if (target != caller.principal.user_id && !caller.principal.admin) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("user_id: only admins may ", what));
+    return WithReason(absl::PermissionDeniedError(
+                          absl::StrCat("user_id: only admins may ", what)),
+                      reasons::kAdminRequired);
   }
   return target;
 }
@@ -135,8 +139,9 @@ absl::StatusOr<std::vector<SessionRecord>> SessionManager::List(
 absl::StatusOr<SessionRecord> SessionManager::Revoke(const AuthResult& caller,
                                                      absl::string_view handle) {
   RETURN_IF_ERROR(ValidateHandle(handle));
-  const absl::Status not_found =
-      absl::NotFoundError(absl::StrCat("session ", handle, ": not found"));
+  const absl::Status not_found = WithReason(
+      absl::NotFoundError(absl::StrCat("session ", handle, ": not found")),
+      reasons::kSessionNotFound, {{"session_handle", handle}});
   absl::StatusOr<SessionRecord> session = store_->GetSession(handle);
   if (absl::IsNotFound(session.status())) return not_found;
   RETURN_IF_ERROR(session.status());

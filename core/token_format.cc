@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/errors.h"
 
 namespace tokenauth {
 namespace {
@@ -67,20 +68,24 @@ absl::StatusOr<std::string> TokenFormat::Parse(absl::string_view value) const {
   if (value.size() != prefix_.size() + 1 + body_length ||
       value.substr(0, prefix_.size()) != prefix_ ||
       value[prefix_.size()] != '_') {
-    return absl::UnauthenticatedError(
-        absl::StrCat("token: not a tokenauth access token (expected \"",
-                     prefix_, "_\" and ", body_length, " characters)"));
+    return WithReason(absl::UnauthenticatedError(absl::StrCat(
+                          "token: not a tokenauth access token (expected \"",
+                          prefix_, "_\" and ", body_length, " characters)")),
+                      reasons::kTokenMalformed, {{"expected_prefix", prefix_}});
   }
   absl::string_view body = value.substr(prefix_.size() + 1);
   if (!IsBase62(body)) {
-    return absl::UnauthenticatedError(
-        "token: malformed (characters outside [0-9A-Za-z])");
+    return WithReason(absl::UnauthenticatedError(
+                          "token: malformed (characters outside [0-9A-Za-z])"),
+                      reasons::kTokenMalformed);
   }
   absl::string_view head = value.substr(0, value.size() - kChecksumLength);
   absl::string_view checksum = value.substr(value.size() - kChecksumLength);
   if (Base62Checksum(head, kChecksumLength) != checksum) {
-    return absl::UnauthenticatedError(
-        "token: checksum mismatch (mistyped or not issued by tokenauth)");
+    return WithReason(
+        absl::UnauthenticatedError(
+            "token: checksum mismatch (mistyped or not issued by tokenauth)"),
+        reasons::kTokenMalformed);
   }
   return std::string(body.substr(0, kIdLength));
 }

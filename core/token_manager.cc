@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/duration.h"
+#include "core/errors.h"
 #include "core/page_token.h"
 #include "core/status_macros.h"
 #include "core/validation.h"
@@ -34,7 +35,9 @@ absl::Status ValidateTokenId(absl::string_view field, absl::string_view id) {
 }
 
 absl::Status NotFound(absl::string_view id) {
-  return absl::NotFoundError(absl::StrCat("token ", id, ": not found"));
+  return WithReason(
+      absl::NotFoundError(absl::StrCat("token ", id, ": not found")),
+      reasons::kTokenNotFound, {{"token_id", id}});
 }
 
 std::string OptionalTime(const std::optional<absl::Time>& t) {
@@ -75,9 +78,11 @@ absl::Status ValidateRequestId(absl::string_view request_id) {
 absl::Status RequireNonTokenCaller(const AuthResult& caller,
                                    absl::string_view what) {
   if (caller.kind == CredentialKind::kAccessToken) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("caller: authenticated by an access token, which cannot ",
-                     what, "; use a password (Basic) or a session"));
+    return WithReason(
+        absl::PermissionDeniedError(absl::StrCat(
+            "caller: authenticated by an access token, which cannot ", what,
+            "; use a password (Basic) or a session")),
+        reasons::kTokenCallerNotAllowed);
   }
   return absl::OkStatus();
 }
@@ -101,9 +106,11 @@ absl::Status TokenManager::CheckExpirationPolicy(
     absl::Time now) const {
   if (!expire.has_value()) {
     if (policy_.require_expiration) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field,
-          ": required; tokens must expire (ACCESS_TOKEN_REQUIRE_EXPIRATION)"));
+      return WithReason(absl::InvalidArgumentError(
+                            absl::StrCat(field,
+                                         ": required; tokens must expire "
+                                         "(ACCESS_TOKEN_REQUIRE_EXPIRATION)")),
+                        reasons::kExpirationRequired);
     }
     return absl::OkStatus();
   }
@@ -117,9 +124,13 @@ absl::Status TokenManager::CheckExpirationPolicy(
   }
   if (policy_.max_lifetime.has_value() &&
       *expire > now + *policy_.max_lifetime) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": at most ", FormatSettingDuration(*policy_.max_lifetime),
-        " from now (ACCESS_TOKEN_MAX_LIFETIME)"));
+    return WithReason(
+        absl::InvalidArgumentError(absl::StrCat(
+            field, ": at most ", FormatSettingDuration(*policy_.max_lifetime),
+            " from now (ACCESS_TOKEN_MAX_LIFETIME)")),
+        reasons::kLifetimeTooLong,
+        {{"max_lifetime_seconds",
+          absl::StrCat(absl::ToInt64Seconds(*policy_.max_lifetime))}});
   }
   return absl::OkStatus();
 }
@@ -192,15 +203,20 @@ absl::StatusOr<TokenManager::Created> TokenManager::Create(
       store_->InsertToken(record, policy_.max_tokens_per_user,
                           UsableAtTime(policy_, now), key ? &*key : nullptr);
   if (absl::IsResourceExhausted(stored.status())) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "tokens: the limit of ", policy_.max_tokens_per_user,
-        " usable tokens per user (MAX_ACCESS_TOKENS_PER_USER) is reached; "
-        "revoke one first"));
+    return WithReason(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "tokens: the limit of ", policy_.max_tokens_per_user,
+            " usable tokens per user (MAX_ACCESS_TOKENS_PER_USER) is reached; "
+            "revoke one first")),
+        reasons::kTokenLimitReached,
+        {{"limit", absl::StrCat(policy_.max_tokens_per_user)}});
   }
   if (absl::IsAlreadyExists(stored.status())) {
-    return absl::AlreadyExistsError(
-        "request_id: already used by another CreateToken request with "
-        "different parameters; use a new request_id");
+    return WithReason(
+        absl::AlreadyExistsError(
+            "request_id: already used by another CreateToken request with "
+            "different parameters; use a new request_id"),
+        reasons::kRequestIdReused, {{"field", "request_id"}});
   }
   RETURN_IF_ERROR(stored.status());
   created.token = std::move(stored->token);
@@ -243,8 +259,9 @@ absl::StatusOr<TokenManager::Page> TokenManager::List(
   const int64_t user_id =
       params.user_id == 0 ? caller.principal.user_id : params.user_id;
   if (user_id != caller.principal.user_id && !caller.principal.admin) {
-    return absl::PermissionDeniedError(
-        "user_id: only admins may list other users' tokens");
+    return WithReason(absl::PermissionDeniedError(
+                          "user_id: only admins may list other users' tokens"),
+                      reasons::kAdminRequired);
   }
   if (params.page_size < 0) {
     return absl::InvalidArgumentError("page_size: must not be negative");
@@ -330,10 +347,12 @@ absl::StatusOr<TokenRecord> TokenManager::Update(const AuthResult& caller,
   if (change.expire_time && StateOf(current) != TokenState::kActive) {
     // Reviving an expired or stale token would also slip past the per-user
     // limit, which counts usable tokens only when they are created.
-    return absl::FailedPreconditionError(absl::StrCat(
-        "token ", id,
-        ": expired or stale; its expiration cannot be changed any more, "
-        "create a new token"));
+    return WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            "token ", id,
+            ": expired or stale; its expiration cannot be changed any more, "
+            "create a new token")),
+        reasons::kTokenUnusable, {{"token_id", id}});
   }
   absl::StatusOr<TokenRecord> updated = store_->UpdateToken(id, change, now);
   if (absl::IsNotFound(updated.status())) return NotFound(id);
@@ -406,16 +425,21 @@ absl::StatusOr<TokenManager::Rotated> TokenManager::Rotate(
                                   " revoked=", family.ok() ? *family : -1));
     }
     RETURN_IF_ERROR(family.status());
-    return absl::NotFoundError(absl::StrCat(
-        "token ", id,
-        ": already rotated out; reuse detected, so every token of its "
-        "family is now revoked"));
+    return WithReason(
+        absl::NotFoundError(absl::StrCat(
+            "token ", id,
+            ": already rotated out; reuse detected, so every token of its "
+            "family is now revoked")),
+        reasons::kTokenReused,
+        {{"token_id", id}, {"family_id", old->family_id}});
   }
   if (absl::IsNotFound(result.status())) return NotFound(id);
   if (absl::IsAlreadyExists(result.status())) {
-    return absl::AlreadyExistsError(
-        "request_id: already used by another RotateToken request with "
-        "different parameters; use a new request_id");
+    return WithReason(
+        absl::AlreadyExistsError(
+            "request_id: already used by another RotateToken request with "
+            "different parameters; use a new request_id"),
+        reasons::kRequestIdReused, {{"field", "request_id"}});
   }
   RETURN_IF_ERROR(result.status());
   rotated.old_token = std::move(result->old_token);

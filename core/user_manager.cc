@@ -1,6 +1,7 @@
 #include "core/user_manager.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/errors.h"
 #include "core/status_macros.h"
 #include "core/token_manager.h"
 #include "core/validation.h"
@@ -10,8 +11,9 @@ namespace {
 
 absl::Status RequireAdmin(const AuthResult& caller, absl::string_view what) {
   if (!caller.principal.admin) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("caller: only admins may ", what));
+    return WithReason(absl::PermissionDeniedError(
+                          absl::StrCat("caller: only admins may ", what)),
+                      reasons::kAdminRequired);
   }
   return absl::OkStatus();
 }
@@ -23,11 +25,15 @@ absl::Status ValidateUserId(int64_t user_id) {
   return absl::OkStatus();
 }
 
+absl::Status UserNotFound(int64_t user_id) {
+  return WithReason(
+      absl::NotFoundError(absl::StrCat("user ", user_id, ": not found")),
+      reasons::kUserNotFound, {{"user_id", absl::StrCat(user_id)}});
+}
+
 absl::StatusOr<User> NotFoundAsNamed(absl::StatusOr<User> user,
                                      int64_t user_id) {
-  if (absl::IsNotFound(user.status())) {
-    return absl::NotFoundError(absl::StrCat("user ", user_id, ": not found"));
-  }
+  if (absl::IsNotFound(user.status())) return UserNotFound(user_id);
   return user;
 }
 
@@ -54,8 +60,10 @@ absl::StatusOr<User> UserManager::Create(const AuthResult& caller,
   absl::StatusOr<User> user = store_->CreateUser(
       NewUser{std::string(username), std::move(hash), admin}, clock_->Now());
   if (absl::IsAlreadyExists(user.status())) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("username: \"", username, "\" is taken"));
+    return WithReason(absl::AlreadyExistsError(absl::StrCat(
+                          "username: \"", username, "\" is taken")),
+                      reasons::kUsernameTaken,
+                      {{"field", "username"}, {"username", username}});
   }
   if (user.ok() && audit_ != nullptr) {
     audit_->Record(caller, caller.peer, audit::kUserCreate, user->id,
@@ -77,8 +85,9 @@ absl::StatusOr<User> UserManager::Get(const AuthResult& caller, int64_t user_id,
     RETURN_IF_ERROR(ValidateUsername("username", username));
     user = store_->GetUserByName(username);
     if (absl::IsNotFound(user.status())) {
-      return absl::NotFoundError(
-          absl::StrCat("user \"", username, "\": not found"));
+      return WithReason(absl::NotFoundError(
+                            absl::StrCat("user \"", username, "\": not found")),
+                        reasons::kUserNotFound, {{"username", username}});
     }
   } else {
     const int64_t id = user_id == 0 ? caller.principal.user_id : user_id;
@@ -97,14 +106,13 @@ absl::StatusOr<User> UserManager::SetDisabled(const AuthResult& caller,
       RequireAdmin(caller, disabled ? "disable users" : "enable users"));
   RETURN_IF_ERROR(ValidateUserId(user_id));
   if (disabled && user_id == caller.principal.user_id) {
-    return absl::FailedPreconditionError(
-        "user_id: an admin cannot disable their own account");
+    return WithReason(absl::FailedPreconditionError(
+                          "user_id: an admin cannot disable their own account"),
+                      reasons::kCannotDisableSelf);
   }
   const absl::Time now = clock_->Now();
   absl::Status s = store_->SetUserDisabled(user_id, disabled, now);
-  if (absl::IsNotFound(s)) {
-    return absl::NotFoundError(absl::StrCat("user ", user_id, ": not found"));
-  }
+  if (absl::IsNotFound(s)) return UserNotFound(user_id);
   RETURN_IF_ERROR(s);
   // Sessions end for good; tokens stay and work again once re-enabled.
   if (disabled) RETURN_IF_ERROR(store_->EndUserSessions(user_id, now).status());
@@ -140,8 +148,14 @@ absl::Status UserManager::SetPassword(const AuthResult& caller, int64_t user_id,
                            Operation::kWrite, {}, caller.peer)
             .status();
     if (absl::IsUnauthenticated(current)) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("current_password: ", current.message()));
+      // Keep the reason (WRONG_CREDENTIALS, ACCOUNT_LOCKED...) and say which
+      // field it concerns.
+      ErrorReason reason = ErrorReasonOf(current).value_or(
+          ErrorReason{DefaultReason(current.code()), {}});
+      reason.metadata["field"] = "current_password";
+      return WithReason(absl::PermissionDeniedError(absl::StrCat(
+                            "current_password: ", current.message())),
+                        reason);
     }
     RETURN_IF_ERROR(current);
   } else {
@@ -150,9 +164,7 @@ absl::Status UserManager::SetPassword(const AuthResult& caller, int64_t user_id,
   ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(new_password));
   const absl::Time now = clock_->Now();
   absl::Status s = store_->SetPasswordHash(id, hash, now);
-  if (absl::IsNotFound(s)) {
-    return absl::NotFoundError(absl::StrCat("user ", id, ": not found"));
-  }
+  if (absl::IsNotFound(s)) return UserNotFound(id);
   RETURN_IF_ERROR(s);
   // A new password ends every session of the user, the caller's included,
   // and lifts a lockout.

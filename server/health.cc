@@ -1,6 +1,7 @@
 #include "server/health.h"
 
 #include "server/log.h"
+#include "server/status_convert.h"
 
 namespace tokenauth {
 
@@ -30,8 +31,8 @@ grpc::Status HealthServiceImpl::Check(grpc::ServerContext* /*context*/,
                                       const HealthCheckRequest* request,
                                       HealthCheckResponse* response) {
   if (!request->service().empty() && !services_.count(request->service())) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "service: unknown to this server");
+    return ToGrpcStatus(absl::NotFoundError("service: unknown to this server"),
+                        "/grpc.health.v1.Health/Check");
   }
   response->set_status(Current());
   return grpc::Status::OK;

@@ -4,6 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/errors.h"
 
 namespace tokenauth {
 namespace {
@@ -13,8 +14,16 @@ constexpr absl::string_view kHowTo =
     "<base64(username:password)>\", or \"x-session-id: <session ID>\" "
     "(with \"x-csrf-token: <CSRF token>\" for writes)";
 
+// A credential header the server cannot read.
+absl::Status Malformed(absl::Status status, absl::string_view header) {
+  return WithReason(std::move(status), reasons::kCredentialMalformed,
+                    {{"header", header}});
+}
+
 absl::Status Unauthenticated(absl::string_view what) {
-  return absl::UnauthenticatedError(absl::StrCat("authorization: ", what));
+  return Malformed(
+      absl::UnauthenticatedError(absl::StrCat("authorization: ", what)),
+      "authorization");
 }
 
 }  // namespace
@@ -69,20 +78,24 @@ absl::StatusOr<Credential> CredentialFromMetadata(
       continue;
     }
     if (*slot != nullptr) {
-      return absl::UnauthenticatedError(
-          absl::StrCat(key, ": sent more than once; send one credential"));
+      return Malformed(absl::UnauthenticatedError(absl::StrCat(
+                           key, ": sent more than once; send one credential")),
+                       absl::AsciiStrToLower(key));
     }
     if (value.size() > kMaxCredentialHeaderBytes) {
-      return absl::UnauthenticatedError(
-          absl::StrCat(key, ": header larger than 8 KiB"));
+      return Malformed(absl::UnauthenticatedError(
+                           absl::StrCat(key, ": header larger than 8 KiB")),
+                       absl::AsciiStrToLower(key));
     }
     *slot = &value;
   }
   if (authorization != nullptr &&
       (session_id != nullptr || csrf_token != nullptr)) {
-    return absl::UnauthenticatedError(
-        "authorization, x-session-id: two credentials at once; send either "
-        "an authorization header or a session, not both");
+    return Malformed(
+        absl::UnauthenticatedError(
+            "authorization, x-session-id: two credentials at once; send "
+            "either an authorization header or a session, not both"),
+        "authorization,x-session-id");
   }
   if (authorization != nullptr) return ParseAuthorizationHeader(*authorization);
   if (session_id != nullptr) {
@@ -93,11 +106,14 @@ absl::StatusOr<Credential> CredentialFromMetadata(
             : std::string(absl::StripAsciiWhitespace(*csrf_token))};
   }
   if (csrf_token != nullptr) {
-    return absl::UnauthenticatedError(
-        "x-csrf-token: sent without x-session-id; a CSRF token only goes "
-        "with its session");
+    return Malformed(absl::UnauthenticatedError(
+                         "x-csrf-token: sent without x-session-id; a CSRF "
+                         "token only goes with its session"),
+                     "x-csrf-token");
   }
-  return Unauthenticated(absl::StrCat("missing; ", kHowTo));
+  return WithReason(absl::UnauthenticatedError(
+                        absl::StrCat("authorization: missing; ", kHowTo)),
+                    reasons::kCredentialMissing);
 }
 
 }  // namespace tokenauth

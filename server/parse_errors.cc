@@ -4,7 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/errors.h"
 #include "server/log.h"
+#include "server/status_convert.h"
 
 namespace tokenauth {
 namespace {
@@ -30,6 +32,27 @@ void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename,
   LogLine(name, absl::StrCat("protobuf ", filename, ":", line, ": ", message));
 }
 
+// INVALID_ARGUMENT with details (server/status_convert.h). `utf8_field` is
+// the full name of the field protobuf reported, or empty if it named none.
+grpc::Status ParseFailureStatus(const std::string& utf8_field) {
+  if (utf8_field.empty()) {
+    constexpr absl::string_view kRule =
+        "not a valid message of the method's request type";
+    return MakeGrpcStatus(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("request: ", kRule),
+                          reasons::kRequestMalformed, {},
+                          {FieldViolation{"", std::string(kRule)}});
+  }
+  // The short name only: the path from the request root is not known.
+  const std::string field = utf8_field.substr(utf8_field.rfind('.') + 1);
+  const std::string rule =
+      absl::StrCat("must be valid UTF-8 (field ", utf8_field, ")");
+  return MakeGrpcStatus(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(field, ": ", rule),
+                        DefaultReason(absl::StatusCode::kInvalidArgument),
+                        {{"field", field}}, {FieldViolation{field, rule}});
+}
+
 class ParseErrorInterceptor : public grpc::experimental::Interceptor {
  public:
   void Intercept(
@@ -45,14 +68,7 @@ class ParseErrorInterceptor : public grpc::experimental::Interceptor {
                              InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status sent = methods->GetSendStatus();
       if (sent.error_code() == grpc::StatusCode::INTERNAL) {
-        std::string message =
-            utf8_field_.empty()
-                ? "request: not a valid message of the method's request type"
-                : absl::StrCat(utf8_field_.substr(utf8_field_.rfind('.') + 1),
-                               ": must be valid UTF-8 (field ", utf8_field_,
-                               ")");
-        methods->ModifySendStatus(
-            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message));
+        methods->ModifySendStatus(ParseFailureStatus(utf8_field_));
       }
     }
     methods->Proceed();

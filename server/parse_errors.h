@@ -3,7 +3,9 @@
 // deserialization fails. The usual cause is a proto3 string field holding
 // bytes that are not UTF-8; protobuf reports which field through its log,
 // which InstallProtobufLogCapture() intercepts (the log line never holds the
-// value, only the field's full name).
+// value, only the field's full name). The status carries error details like
+// every other (server/status_convert.h): reason INVALID_ARGUMENT with the
+// field, or REQUEST_MALFORMED when protobuf named none.
 //
 // Install the capture once, before serving; add the interceptor factory to
 // the ServerBuilder. Thread-safe.

@@ -24,6 +24,8 @@
 #include "client/call_credentials.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/server_harness.h"
@@ -835,6 +837,101 @@ TEST_F(E2eTest, InvalidUtf8NameIsInvalidArgument) {
                         EncodeNameField("\xff\xfe") + rest.SerializeAsString(),
                         nullptr);
   EXPECT_TRUE(HasCode(status, StatusCode::INVALID_ARGUMENT));
+}
+
+// 7b. Error details: every error carries a google.rpc.Status in the
+// grpc-status-details-bin trailer, with one ErrorInfo and, for
+// INVALID_ARGUMENT, a BadRequest; reflection describes their types.
+TEST_F(E2eTest, ErrorsCarryReasonsInTheirDetails) {
+  struct Details {
+    google::rpc::ErrorInfo info;
+    std::vector<google::rpc::BadRequest> bad_requests;
+  };
+  auto details_of = [](const grpc::Status& status) {
+    Details d;
+    google::rpc::Status decoded;
+    EXPECT_TRUE(decoded.ParseFromString(status.error_details()))
+        << "no google.rpc.Status in the trailer";
+    EXPECT_EQ(decoded.code(), static_cast<int>(status.error_code()));
+    EXPECT_EQ(decoded.message(), status.error_message());
+    int infos = 0;
+    for (const google::protobuf::Any& any : decoded.details()) {
+      google::rpc::BadRequest bad_request;
+      if (any.UnpackTo(&d.info)) {
+        ++infos;
+      } else if (any.UnpackTo(&bad_request)) {
+        d.bad_requests.push_back(bad_request);
+      } else {
+        ADD_FAILURE() << "unexpected detail " << any.type_url();
+      }
+    }
+    EXPECT_EQ(infos, 1) << "exactly one ErrorInfo";
+    EXPECT_EQ(d.info.domain(), "tokenauth");
+    return d;
+  };
+  auto metadata = [](const Details& d, const std::string& key) {
+    auto it = d.info.metadata().find(key);
+    return it == d.info.metadata().end() ? std::string("<none>") : it->second;
+  };
+  TestUser alice = NewUser("alice");
+
+  // An empty name: INVALID_ARGUMENT naming the field in both details.
+  grpc::Status status = server().CreateToken(
+      alice.basic, TokenRequest("", v1::TOKEN_ACCESS_READ_ONLY), nullptr);
+  ASSERT_TRUE(HasCode(status, StatusCode::INVALID_ARGUMENT));
+  Details empty_name = details_of(status);
+  EXPECT_EQ(empty_name.info.reason(), "INVALID_ARGUMENT");
+  EXPECT_EQ(metadata(empty_name, "field"), "name");
+  ASSERT_EQ(empty_name.bad_requests.size(), 1u);
+  ASSERT_EQ(empty_name.bad_requests[0].field_violations_size(), 1);
+  EXPECT_EQ(empty_name.bad_requests[0].field_violations(0).field(), "name");
+  EXPECT_FALSE(
+      empty_name.bad_requests[0].field_violations(0).description().empty());
+
+  // A request gRPC cannot parse (handled by the interceptor) too.
+  v1::CreateTokenRequest rest;
+  rest.mutable_permissions()->set_access(v1::TOKEN_ACCESS_READ_ONLY);
+  status = RawUnaryCall(
+      server(), alice.basic, "/tokenauth.v1.TokenService/CreateToken",
+      EncodeNameField("\xff") + rest.SerializeAsString(), nullptr);
+  ASSERT_TRUE(HasCode(status, StatusCode::INVALID_ARGUMENT));
+  Details not_utf8 = details_of(status);
+  EXPECT_EQ(metadata(not_utf8, "field"), "name");
+  ASSERT_EQ(not_utf8.bad_requests.size(), 1u);
+
+  // One character changed: refused by the checksum.
+  v1::CreateTokenResponse created = NewToken(alice.basic, "details");
+  std::string typo = created.value();
+  const size_t at = typo.size() - 12;
+  typo[at] = typo[at] == 'a' ? 'b' : 'a';
+  status = server().AuthenticateToken(typo, v1::OPERATION_READ);
+  ASSERT_TRUE(HasCode(status, StatusCode::UNAUTHENTICATED));
+  Details malformed = details_of(status);
+  EXPECT_EQ(malformed.info.reason(), "TOKEN_MALFORMED");
+  EXPECT_TRUE(malformed.bad_requests.empty());
+
+  // Revoked.
+  ASSERT_TRUE(IsOk(server().RevokeToken(alice.basic, created.token().id())));
+  status = server().AuthenticateToken(created.value(), v1::OPERATION_READ);
+  ASSERT_TRUE(HasCode(status, StatusCode::UNAUTHENTICATED));
+  Details revoked = details_of(status);
+  EXPECT_EQ(revoked.info.reason(), "TOKEN_REVOKED");
+  EXPECT_EQ(metadata(revoked, "token_id"), created.token().id());
+
+  // No secret in the details.
+  for (const grpc::Status& s :
+       {server().AuthenticateToken(typo, v1::OPERATION_READ),
+        server().AuthenticateToken(created.value(), v1::OPERATION_READ)}) {
+    EXPECT_FALSE(absl::StrContains(
+        s.error_details(), SecretTail(created.value(), created.token().id())));
+  }
+
+  // What grpcurl and buf curl need to print the details.
+  Reflection reflection(server());
+  for (const char* symbol :
+       {"google.rpc.Status", "google.rpc.ErrorInfo", "google.rpc.BadRequest"}) {
+    EXPECT_NE(reflection.LoadSymbol(symbol), nullptr) << symbol;
+  }
 }
 
 // 8. Paging.
