@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -30,6 +31,7 @@
 #include "core/token_format.h"
 #include "core/token_manager.h"
 #include "core/user_manager.h"
+#include "server/call_deadline_callbacks.h"
 #include "server/caller_auth.h"
 #include "server/health.h"
 #include "server/log.h"
@@ -216,6 +218,15 @@ int Serve() {
   mysql.password = absl::GetFlag(FLAGS_tokenauth_mysql_password);
   mysql.database = absl::GetFlag(FLAGS_tokenauth_mysql_database);
   mysql.pool_size = absl::GetFlag(FLAGS_tokenauth_mysql_pool_size);
+  // Calls fail fast after a failed health ping until the next one answers.
+  // The window outlasts the gap between two pings (the interval plus a ping
+  // that times out, with room to spare), so it does not lapse in the middle
+  // of an outage; capped, so that with rare pings the calls go back to
+  // trying the database themselves.
+  const absl::Duration health_interval =
+      absl::GetFlag(FLAGS_tokenauth_health_check_interval).value;
+  mysql.fail_fast_for = std::clamp(health_interval + 3 * mysql.ping_timeout,
+                                   3 * mysql.ping_timeout, absl::Seconds(30));
   std::unique_ptr<MysqlStore> store = ValueOrDie(MysqlStore::Open(mysql));
   if (absl::Status s = MigrateWithRetry(
           *store, absl::GetFlag(FLAGS_tokenauth_startup_db_wait).value,
@@ -284,11 +295,11 @@ int Serve() {
       {"tokenauth.v1.TokenService", "tokenauth.v1.AuthService",
        "tokenauth.v1.UserService", "tokenauth.v1.SessionService",
        "tokenauth.v1.AuditService"});
-  DatabaseMonitor monitor(
-      store.get(), &health,
-      absl::GetFlag(FLAGS_tokenauth_health_check_interval).value);
+  DatabaseMonitor monitor(store.get(), &health, health_interval);
 
   InstallProtobufLogCapture();
+  // Hands each handler's deadline to the store (core/call_deadline.h).
+  grpc::Server::SetGlobalCallbacks(new CallDeadlineCallbacks);  // gRPC owns it.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::vector<

@@ -14,11 +14,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/call_deadline.h"
 
 namespace tokenauth {
 namespace {
-
-constexpr int kConnectTimeoutSeconds = 2;
 
 // get_mysql_driver_instance() is not safe to call concurrently the first
 // time; a function-local static makes the first call happen once.
@@ -36,12 +35,20 @@ std::string HostUri(const MysqlOptions& options) {
   return absl::StrCat("tcp://", options.host, ":", options.port);
 }
 
+// Whole seconds, rounded up, at least 1 (Connector/C++ takes integers).
+int WholeSeconds(absl::Duration d) {
+  return static_cast<int>(std::clamp<int64_t>(
+      absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1))), 1, 24 * 3600));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<sql::Connection>> OpenMysqlConnection(
     const MysqlOptions& options, absl::Duration io_timeout) {
-  const int io_timeout_seconds = static_cast<int>(
-      std::clamp<int64_t>(absl::ToInt64Seconds(io_timeout), 1, 24 * 3600));
+  const int io_timeout_seconds = WholeSeconds(io_timeout);
+  // Shorter than the I/O timeout, so that a long lock wait comes back as an
+  // error (ABORTED, retried) before the client gives up on the connection.
+  const int lock_wait_seconds = std::clamp(io_timeout_seconds - 1, 1, 5);
   sql::ConnectOptionsMap properties;
   properties["hostName"] = sql::SQLString(HostUri(options));
   properties["userName"] = sql::SQLString(options.user);
@@ -49,7 +56,7 @@ absl::StatusOr<std::unique_ptr<sql::Connection>> OpenMysqlConnection(
   if (!options.database.empty()) {
     properties["schema"] = sql::SQLString(options.database);
   }
-  properties["OPT_CONNECT_TIMEOUT"] = kConnectTimeoutSeconds;
+  properties["OPT_CONNECT_TIMEOUT"] = WholeSeconds(options.connect_timeout);
   properties["OPT_READ_TIMEOUT"] = io_timeout_seconds;
   properties["OPT_WRITE_TIMEOUT"] = io_timeout_seconds;
   properties["OPT_RECONNECT"] = false;
@@ -67,10 +74,11 @@ absl::StatusOr<std::unique_ptr<sql::Connection>> OpenMysqlConnection(
     // not valid in its character set, is an error, never silently cut; and a
     // lock wait ends (as ABORTED) well before the client's read timeout.
     std::unique_ptr<sql::PreparedStatement> set_mode(
-        connection->prepareStatement(
+        connection->prepareStatement(absl::StrCat(
             "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
             "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', "
-            "innodb_lock_wait_timeout = 5"));
+            "innodb_lock_wait_timeout = ",
+            lock_wait_seconds)));
     set_mode->execute();
     return connection;
   } catch (const sql::SQLException& e) {
@@ -89,14 +97,18 @@ absl::StatusOr<std::unique_ptr<sql::Connection>> OpenMysqlConnection(
 
 ConnectionPool::Lease::Lease(ConnectionPool* pool,
                              std::unique_ptr<sql::Connection> connection,
-                             bool reused)
-    : pool_(pool), connection_(std::move(connection)), reused_(reused) {}
+                             bool reused, uint64_t generation)
+    : pool_(pool),
+      connection_(std::move(connection)),
+      reused_(reused),
+      generation_(generation) {}
 
 ConnectionPool::Lease::Lease(Lease&& other) noexcept
     : pool_(other.pool_),
       connection_(std::move(other.connection_)),
       reused_(other.reused_),
-      discard_(other.discard_) {}
+      discard_(other.discard_),
+      generation_(other.generation_) {}
 
 ConnectionPool::Lease& ConnectionPool::Lease::operator=(
     Lease&& other) noexcept {
@@ -106,6 +118,7 @@ ConnectionPool::Lease& ConnectionPool::Lease::operator=(
     connection_ = std::move(other.connection_);
     reused_ = other.reused_;
     discard_ = other.discard_;
+    generation_ = other.generation_;
   }
   return *this;
 }
@@ -113,7 +126,9 @@ ConnectionPool::Lease& ConnectionPool::Lease::operator=(
 ConnectionPool::Lease::~Lease() { Release(); }
 
 void ConnectionPool::Lease::Release() {
-  if (connection_ != nullptr) pool_->Release(std::move(connection_), discard_);
+  if (connection_ != nullptr) {
+    pool_->Release(std::move(connection_), discard_, generation_);
+  }
 }
 
 // --- ConnectionPool ---
@@ -131,49 +146,134 @@ bool ConnectionPool::CanAcquireLocked() const {
   return !idle_.empty() || open_ < options_.pool_size;
 }
 
+bool ConnectionPool::CanAcquireOrDownLocked() const {
+  return CanAcquireLocked() || DownLocked(absl::Now());
+}
+
+bool ConnectionPool::DownLocked(absl::Time now) const {
+  return down_until_.has_value() && now < *down_until_;
+}
+
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
-    absl::Duration wait) {
+    absl::Duration wait, Purpose purpose) {
+  const absl::Time now = absl::Now();
+  // Infinite when the thread serves no call with a deadline.
+  const absl::Duration deadline_left =
+      CurrentCallDeadline() - kCallDeadlineMargin - now;
+  const bool capped_by_deadline = deadline_left < wait;
+  if (capped_by_deadline) wait = std::max(deadline_left, absl::ZeroDuration());
   {
     absl::MutexLock lock(&mu_);
-    if (!mu_.AwaitWithTimeout(
-            absl::Condition(this, &ConnectionPool::CanAcquireLocked), wait)) {
+    const bool fail_fast = purpose == Purpose::kCall;
+    auto down_error = [&] {
+      return absl::UnavailableError(absl::StrCat(
+          "database unavailable, not waiting for it (last health check: ",
+          down_reason_, ")"));
+    };
+    if (fail_fast && DownLocked(now)) return down_error();
+    const bool woken = mu_.AwaitWithTimeout(
+        fail_fast
+            ? absl::Condition(this, &ConnectionPool::CanAcquireOrDownLocked)
+            : absl::Condition(this, &ConnectionPool::CanAcquireLocked),
+        wait);
+    if (!CanAcquireLocked()) {
+      if (woken && fail_fast) return down_error();
       return absl::UnavailableError(absl::StrCat(
           "no free database connection within ", absl::FormatDuration(wait),
+          capped_by_deadline ? ", all the call's deadline left" : "",
           " (pool size ", options_.pool_size, ")"));
     }
     if (!idle_.empty()) {
       std::unique_ptr<sql::Connection> connection = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(connection), /*reused=*/true);
+      return Lease(this, std::move(connection), /*reused=*/true, generation_);
     }
     ++open_;  // Reserve the slot; connect without holding the lock.
   }
-  absl::StatusOr<std::unique_ptr<sql::Connection>> connection =
-      OpenMysqlConnection(options_);
-  if (!connection.ok()) {
+  return OpenReserved();
+}
+
+absl::StatusOr<std::optional<ConnectionPool::Lease>>
+ConnectionPool::TryAcquireForProbe() {
+  {
     absl::MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      std::unique_ptr<sql::Connection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      return std::optional<Lease>(
+          Lease(this, std::move(connection), /*reused=*/true, generation_));
+    }
+    if (open_ >= options_.pool_size) return std::optional<Lease>();
+    ++open_;
+  }
+  absl::StatusOr<Lease> lease = OpenReserved();
+  if (!lease.ok()) return lease.status();
+  return std::optional<Lease>(*std::move(lease));
+}
+
+absl::StatusOr<ConnectionPool::Lease> ConnectionPool::OpenReserved() {
+  absl::StatusOr<std::unique_ptr<sql::Connection>> connection =
+      OpenMysqlConnection(options_, options_.io_timeout);
+  absl::MutexLock lock(&mu_);
+  if (!connection.ok()) {
     --open_;
     return connection.status();
   }
-  return Lease(this, *std::move(connection), /*reused=*/false);
+  return Lease(this, *std::move(connection), /*reused=*/false, generation_);
+}
+
+void ConnectionPool::MarkDown(absl::Time until, absl::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  down_until_ = until;
+  down_reason_ = std::string(reason);
+}
+
+void ConnectionPool::MarkUp() {
+  bool was_down;
+  {
+    absl::MutexLock lock(&mu_);
+    was_down = down_until_.has_value();
+    down_until_.reset();
+    down_reason_.clear();
+  }
+  if (was_down) Reset();
+}
+
+bool ConnectionPool::marked_down() const {
+  absl::MutexLock lock(&mu_);
+  return DownLocked(absl::Now());
+}
+
+void ConnectionPool::Reset() {
+  std::vector<std::unique_ptr<sql::Connection>> to_close;
+  {
+    absl::MutexLock lock(&mu_);
+    ++generation_;
+    to_close.swap(idle_);
+    open_ -= static_cast<int>(to_close.size());
+  }
+  // Closed without the lock: closing may talk to the server.
+  to_close.clear();
 }
 
 void ConnectionPool::Release(std::unique_ptr<sql::Connection> connection,
-                             bool discard) {
+                             bool discard, uint64_t generation) {
   // Connections to close; closed after the lock is dropped because closing
   // may talk to the server.
   std::vector<std::unique_ptr<sql::Connection>> to_close;
   {
     absl::MutexLock lock(&mu_);
-    if (!discard) {
+    if (!discard && generation == generation_) {
       idle_.push_back(std::move(connection));
       return;
     }
     to_close.push_back(std::move(connection));
-    // One connection-level failure usually means the server went away; the
-    // idle ones are then dead too, and would each fail one more call.
-    for (auto& idle : idle_) to_close.push_back(std::move(idle));
-    idle_.clear();
+    if (discard) {
+      // One connection-level failure usually means the server went away;
+      // the idle ones are then dead too, and would each fail one more call.
+      for (auto& idle : idle_) to_close.push_back(std::move(idle));
+      idle_.clear();
+    }
     open_ -= static_cast<int>(to_close.size());
   }
   to_close.clear();

@@ -71,7 +71,8 @@ constexpr char kJanitorDeleteEvent[] = "token.janitor_delete";
 // row (MySQL allows 65535 per statement).
 constexpr int kMaxJanitorBatch = 10000;
 
-// Schema changes may take long on big tables; the pool's 10s would cut them.
+// Schema changes may take long on big tables; the pool's I/O timeout (a few
+// seconds) would cut them.
 constexpr absl::Duration kMigrationIoTimeout = absl::Minutes(30);
 
 // Values of the access column.
@@ -697,6 +698,15 @@ absl::StatusOr<std::unique_ptr<MysqlStore>> MysqlStore::Open(
   if (options.acquire_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("MySQL acquire_timeout is negative");
   }
+  if (options.connect_timeout <= absl::ZeroDuration() ||
+      options.io_timeout <= absl::ZeroDuration() ||
+      options.ping_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "MySQL connect_timeout, io_timeout and ping_timeout must be positive");
+  }
+  if (options.fail_fast_for < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("MySQL fail_fast_for is negative");
+  }
   return std::unique_ptr<MysqlStore>(new MysqlStore(options));
 }
 
@@ -724,12 +734,83 @@ absl::Status MysqlStore::Migrate() {
 }
 
 absl::Status MysqlStore::Ping() {
-  return WithConnection(*pool_, acquire_timeout_, "Ping", Idempotent::kYes,
-                        [](Lease& lease) -> absl::Status {
-                          Statement statement = Prepare(*lease, "SELECT 1");
-                          Rows rows(statement->executeQuery());
-                          return absl::OkStatus();
-                        });
+  absl::MutexLock lock(&ping_mu_);
+  absl::Status status = ProbeLocked();
+  if (status.ok()) {
+    // Before the pooled check: after an outage, the pool's connections from
+    // before it may be dead; MarkUp drops them.
+    pool_->MarkUp();
+    status = CheckPooledConnection();
+  }
+  if (!status.ok() && options_.fail_fast_for > absl::ZeroDuration()) {
+    pool_->MarkDown(absl::Now() + options_.fail_fast_for, status.message());
+  }
+  return status;
+}
+
+absl::Status MysqlStore::ProbeLocked() {
+  for (int attempt = 1;; ++attempt) {
+    const bool reused = ping_connection_ != nullptr;
+    if (!reused) {
+      MysqlOptions probe_options = options_;
+      probe_options.connect_timeout = options_.ping_timeout;
+      absl::StatusOr<std::unique_ptr<sql::Connection>> connection =
+          OpenMysqlConnection(probe_options, options_.ping_timeout);
+      if (!connection.ok()) {
+        return absl::Status(
+            connection.status().code(),
+            absl::StrCat("Ping: ", connection.status().message()));
+      }
+      ping_connection_ = *std::move(connection);
+    }
+    const absl::Time start = absl::Now();
+    try {
+      Statement statement = Prepare(*ping_connection_, "SELECT 1");
+      Rows rows(statement->executeQuery());
+      return absl::OkStatus();
+    } catch (const sql::SQLException& e) {
+      ping_connection_.reset();
+      // A connection that died while idle (a restart, a killed connection)
+      // fails at once: try a new one. One that timed out would only time out
+      // again, and the health check would take twice as long to notice.
+      const bool failed_fast = absl::Now() - start < options_.ping_timeout / 2;
+      if (!reused || attempt > 1 || !failed_fast || !IsConnectionError(e)) {
+        return SqlErrorToStatus(e, "Ping");
+      }
+    } catch (const std::exception&) {
+      ping_connection_.reset();
+      return absl::InternalError(
+          "Ping: unexpected error in the database client library");
+    }
+  }
+}
+
+absl::Status MysqlStore::CheckPooledConnection() {
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<std::optional<Lease>> lease = pool_->TryAcquireForProbe();
+    if (!lease.ok()) {
+      return absl::Status(lease.status().code(),
+                          absl::StrCat("Ping: ", lease.status().message()));
+    }
+    // Every connection is in use: busy, not down.
+    if (!lease->has_value()) return absl::OkStatus();
+    Lease& leased = **lease;
+    try {
+      Statement statement = Prepare(*leased, "SELECT 1");
+      Rows rows(statement->executeQuery());
+      return absl::OkStatus();
+    } catch (const sql::SQLException& e) {
+      leased.Discard();
+      if (!IsConnectionError(e) || !leased.reused() || attempt > 1) {
+        return SqlErrorToStatus(e, "Ping");
+      }
+      // It died while idle; the pool has now dropped the idle ones too.
+    } catch (const std::exception&) {
+      leased.Discard();
+      return absl::InternalError(
+          "Ping: unexpected error in the database client library");
+    }
+  }
 }
 
 // --- Users ---

@@ -18,6 +18,13 @@
 //   - A connection that fails at the connection level is discarded, so the
 //     store recovers by itself once the database is back. Reads that fail
 //     that way on a reused connection are retried once on a fresh one.
+//   - Outages (see docs/RELIABILITY.md): a call waits for a pooled
+//     connection at most MysqlOptions::acquire_timeout and never past its
+//     RPC's deadline (core/call_deadline.h); a statement that gets no answer
+//     for MysqlOptions::io_timeout is UNAVAILABLE. After a failed Ping, calls
+//     fail at once with UNAVAILABLE (for at most fail_fast_for) instead of
+//     waiting on a database that is known to be down; the first Ping that
+//     succeeds ends that and drops every connection from before the outage.
 #ifndef TOKENAUTH_STORAGE_MYSQL_STORE_H_
 #define TOKENAUTH_STORAGE_MYSQL_STORE_H_
 
@@ -26,13 +33,19 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/store.h"
 #include "core/types.h"
 #include "storage/mysql_options.h"
+
+namespace sql {
+class Connection;
+}  // namespace sql
 
 namespace tokenauth {
 
@@ -56,6 +69,14 @@ class MysqlStore : public Store {
   absl::Status Migrate();
 
   // Store:
+  // The health probe. Runs SELECT 1 on a connection of its own, outside the
+  // pool (so a pool full of stuck calls cannot delay it), with connect and
+  // I/O timeouts of MysqlOptions::ping_timeout; then, if that answered, on
+  // one pooled connection (an idle one, or a new one if there is room; none
+  // if all are in use), so that connections that died while idle are dropped
+  // here rather than by a caller. A failure marks the database down for the
+  // calls (see the class comment); success marks it up. Pings are
+  // serialised.
   absl::Status Ping() override;
   absl::StatusOr<User> CreateUser(const NewUser& user, absl::Time now) override;
   absl::StatusOr<std::pair<User, bool>> CreateUserIfAbsent(
@@ -158,9 +179,16 @@ class MysqlStore : public Store {
  private:
   explicit MysqlStore(const MysqlOptions& options);
 
+  // SELECT 1 on ping_connection_ (opened if needed).
+  absl::Status ProbeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ping_mu_);
+  // SELECT 1 on one pooled connection, if one is free or can be opened.
+  absl::Status CheckPooledConnection();
+
   const MysqlOptions options_;
   const absl::Duration acquire_timeout_;
   const std::unique_ptr<ConnectionPool> pool_;
+  absl::Mutex ping_mu_;
+  std::unique_ptr<sql::Connection> ping_connection_ ABSL_GUARDED_BY(ping_mu_);
 };
 
 }  // namespace tokenauth

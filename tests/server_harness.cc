@@ -127,13 +127,18 @@ Caller Caller::Bearer(absl::string_view token) {
 ServerHarness::ServerHarness() : ServerHarness(Options()) {}
 
 ServerHarness::ServerHarness(Options options) : options_(std::move(options)) {
-  if (options_.database != nullptr) {
-    database_ = options_.database;
+  if (options_.mysql.has_value()) {
+    mysql_ = *options_.mysql;
   } else {
-    owned_database_ = std::make_unique<ScopedTestDatabase>();
-    database_ = owned_database_.get();
+    if (options_.database != nullptr) {
+      database_ = options_.database;
+    } else {
+      owned_database_ = std::make_unique<ScopedTestDatabase>();
+      database_ = owned_database_.get();
+    }
+    if (!database_->ok()) return;  // ScopedTestDatabase added the failure.
+    mysql_ = database_->options();
   }
-  if (!database_->ok()) return;  // ScopedTestDatabase added the failure.
 
   std::string dir_template =
       absl::StrCat(::testing::TempDir(), "tokenauth_e2e_XXXXXX");
@@ -145,7 +150,7 @@ ServerHarness::ServerHarness(Options options) : options_(std::move(options)) {
   stdout_path_ = absl::StrCat(dir_, "/server.stdout");
   stderr_path_ = absl::StrCat(dir_, "/server.stderr");
 
-  const MysqlOptions& mysql = database_->options();
+  const MysqlOptions& mysql = mysql_;
   std::map<std::string, std::string> env;
   if (mysql.socket.empty()) {
     env["TOKENAUTH_MYSQL_HOST"] = mysql.host;
@@ -370,6 +375,23 @@ int ServerHarness::Stop() {
                   << LogTail();
   }
   return *code;
+}
+
+void ServerHarness::Kill() {
+  if (exit_code_.has_value() || pid_ <= 0) return;
+  serving_ = false;
+  channel_.reset();
+  if (kill(pid_, SIGKILL) != 0) {
+    ADD_FAILURE() << "kill(SIGKILL): " << std::strerror(errno);
+  }
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+    ADD_FAILURE() << "tokenauth-server " << DescribeWaitStatus(status)
+                  << " instead of being killed by SIGKILL";
+  }
+  exit_code_ = -1;
 }
 
 std::shared_ptr<grpc::Channel> ServerHarness::channel() const {

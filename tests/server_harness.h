@@ -70,6 +70,10 @@ class ServerHarness {
     // Run against this database instead of a fresh one (e.g. a second server
     // on the first one's database). Must outlive the harness.
     const ScopedTestDatabase* database = nullptr;
+    // Run against this server and database instead (e.g. a private MariaDB
+    // the test starts and stops itself); wins over `database`, and no
+    // ScopedTestDatabase is made, so database() must not be called.
+    std::optional<MysqlOptions> mysql;
     // How long to wait for Health/Check to answer SERVING.
     absl::Duration start_timeout = absl::Seconds(30);
   };
@@ -88,10 +92,16 @@ class ServerHarness {
   // exit code, or -1 (and adds a failure) if it was killed by a signal or had
   // to be killed. Idempotent: later calls return the first result.
   int Stop();
+  // Sends SIGKILL (a crash: nothing is drained or flushed) and reaps the
+  // process; a death by that signal is not a failure. Later Stop() calls
+  // return -1.
+  void Kill();
 
   const std::string& address() const { return address_; }
   const std::string& admin_password() const { return admin_password_; }
   const ScopedTestDatabase& database() const { return *database_; }
+  // Where the server's database is (from `database` or Options::mysql).
+  const MysqlOptions& mysql() const { return mysql_; }
   // The channel to the server. After Stop() a new, unconnected one each time.
   std::shared_ptr<grpc::Channel> channel() const;
 
@@ -159,6 +169,7 @@ class ServerHarness {
   Options options_;
   std::unique_ptr<ScopedTestDatabase> owned_database_;
   const ScopedTestDatabase* database_ = nullptr;
+  MysqlOptions mysql_;
   std::string dir_;
   std::string stdout_path_;
   std::string stderr_path_;
