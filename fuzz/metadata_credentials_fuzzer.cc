@@ -1,5 +1,5 @@
 // Fuzz target for reading the caller's credential from request metadata
-// (server/metadata_credentials.h): ParseAuthorizationHeader and
+// (core/metadata_credentials.h): ParseAuthorizationHeader and
 // CredentialFromMetadata. Properties checked on every input:
 //
 //  1. Errors are UNAUTHENTICATED and one of a fixed set: message and payloads
@@ -31,7 +31,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fuzz/fuzz_check.h"
-#include "server/metadata_credentials.h"
+#include "core/metadata_credentials.h"
 
 namespace tokenauth::fuzz {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "core/status_macros.h"
 #include "server/log.h"
-#include "server/metadata_credentials.h"
+#include "core/metadata_credentials.h"
 #include "server/method_table.h"
 
 namespace tokenauth {

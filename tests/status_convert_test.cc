@@ -18,7 +18,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
-#include "server/metadata_credentials.h"
+#include "core/metadata_credentials.h"
 
 namespace tokenauth {
 namespace {

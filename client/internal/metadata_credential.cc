@@ -9,54 +9,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/metadata_credentials.h"
 
 namespace tokenauth::client::internal {
 namespace {
 
-constexpr absl::string_view kHowTo =
-    "send \"authorization: Bearer <token>\", \"authorization: Basic "
-    "<base64(username:password)>\", or \"x-session-id: <session ID>\" "
-    "(with \"x-csrf-token: <CSRF token>\" for writes)";
-
 absl::string_view View(const grpc::string_ref& s) {
   return absl::string_view(s.data(), s.size());
-}
-
-absl::Status Unauthenticated(absl::string_view what) {
-  return absl::UnauthenticatedError(absl::StrCat("authorization: ", what));
-}
-
-absl::Status ParseAuthorization(absl::string_view value,
-                                v1::AuthenticateRequest* request) {
-  value = absl::StripAsciiWhitespace(value);
-  const size_t space = value.find(' ');
-  if (space == absl::string_view::npos) {
-    return Unauthenticated(absl::StrCat("no scheme; ", kHowTo));
-  }
-  absl::string_view scheme = value.substr(0, space);
-  absl::string_view rest =
-      absl::StripLeadingAsciiWhitespace(value.substr(space));
-  if (rest.empty()) return Unauthenticated("empty credential after the scheme");
-  if (absl::EqualsIgnoreCase(scheme, "Bearer")) {
-    request->set_token(std::string(rest));
-    return absl::OkStatus();
-  }
-  if (absl::EqualsIgnoreCase(scheme, "Basic")) {
-    std::string decoded;
-    if (!absl::Base64Unescape(rest, &decoded)) {
-      return Unauthenticated("Basic credential is not valid base64");
-    }
-    const size_t colon = decoded.find(':');
-    if (colon == std::string::npos) {
-      return Unauthenticated(
-          "Basic credential has no ':' between username and password");
-    }
-    request->mutable_basic()->set_username(decoded.substr(0, colon));
-    request->mutable_basic()->set_password(decoded.substr(colon + 1));
-    return absl::OkStatus();
-  }
-  return Unauthenticated(
-      absl::StrCat("unsupported scheme (only Bearer and Basic); ", kHowTo));
 }
 
 }  // namespace
@@ -75,61 +34,30 @@ bool HasCredentialHeaders(const Metadata& metadata) {
 
 absl::StatusOr<v1::AuthenticateRequest> CredentialFromMetadata(
     const Metadata& metadata) {
-  std::optional<absl::string_view> authorization;
-  std::optional<absl::string_view> session_id;
-  std::optional<absl::string_view> csrf_token;
-  for (const auto& [key_ref, value_ref] : metadata) {
-    absl::string_view key = View(key_ref);
-    std::optional<absl::string_view>* slot = nullptr;
-    if (absl::EqualsIgnoreCase(key, "authorization")) {
-      slot = &authorization;
-    } else if (absl::EqualsIgnoreCase(key, "x-session-id")) {
-      slot = &session_id;
-    } else if (absl::EqualsIgnoreCase(key, "x-csrf-token")) {
-      slot = &csrf_token;
-    } else {
-      continue;
-    }
-    if (slot->has_value()) {
-      return absl::UnauthenticatedError(
-          absl::StrCat(key, ": sent more than once; send one credential"));
-    }
-    if (value_ref.size() > kMaxCredentialHeaderBytes) {
-      return absl::UnauthenticatedError(
-          absl::StrCat(key, ": header larger than 8 KiB"));
-    }
-    *slot = View(value_ref);
+  // The server's own parser (core/metadata_credentials.h), so a backend
+  // reads its callers' credentials by exactly the rules tokenauth does.
+  std::vector<std::pair<absl::string_view, absl::string_view>> pairs;
+  pairs.reserve(metadata.size());
+  for (const auto& [key, value] : metadata) {
+    pairs.emplace_back(View(key), View(value));
   }
-  if (authorization.has_value() &&
-      (session_id.has_value() || csrf_token.has_value())) {
-    return absl::UnauthenticatedError(
-        "authorization, x-session-id: two credentials at once; send either "
-        "an authorization header or a session, not both");
-  }
+  absl::StatusOr<Credential> credential =
+      tokenauth::CredentialFromMetadata(pairs);
+  if (!credential.ok()) return credential.status();
   v1::AuthenticateRequest request;
-  if (authorization.has_value()) {
-    if (absl::Status status = ParseAuthorization(*authorization, &request);
-        !status.ok()) {
-      return status;
+  if (const auto* token = std::get_if<TokenCredential>(&*credential)) {
+    request.set_token(token->value);
+  } else if (const auto* basic = std::get_if<BasicCredential>(&*credential)) {
+    request.mutable_basic()->set_username(basic->username);
+    request.mutable_basic()->set_password(basic->password);
+  } else {
+    const auto& session = std::get<SessionCredential>(*credential);
+    request.mutable_session()->set_session_id(session.session_id);
+    if (!session.csrf_token.empty()) {
+      request.mutable_session()->set_csrf_token(session.csrf_token);
     }
-    return request;
   }
-  if (session_id.has_value()) {
-    request.mutable_session()->set_session_id(
-        std::string(absl::StripAsciiWhitespace(*session_id)));
-    if (csrf_token.has_value()) {
-      request.mutable_session()->set_csrf_token(
-          std::string(absl::StripAsciiWhitespace(*csrf_token)));
-    }
-    return request;
-  }
-  if (csrf_token.has_value()) {
-    return absl::UnauthenticatedError(
-        "x-csrf-token: sent without x-session-id; a CSRF token only goes "
-        "with its session");
-  }
-  return absl::UnauthenticatedError(
-      absl::StrCat("authorization: missing; ", kHowTo));
+  return request;
 }
 
 }  // namespace tokenauth::client::internal

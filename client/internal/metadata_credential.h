@@ -1,6 +1,6 @@
 // Internal to the client library (not installed). Reads the credential a
 // caller presented in gRPC request metadata, with the server's rules
-// (server/metadata_credentials.h):
+// (core/metadata_credentials.h):
 //   authorization: Bearer <token> | Basic <base64(username:password)>
 //   x-session-id: <session ID>    (+ x-csrf-token: <CSRF token> for writes)
 // The scheme is case-insensitive; the password may contain ':'. Exactly one
@@ -21,8 +21,6 @@
 namespace tokenauth::client::internal {
 
 using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
-
-inline constexpr size_t kMaxCredentialHeaderBytes = 8192;
 
 // True if any of authorization, x-session-id, x-csrf-token is present.
 bool HasCredentialHeaders(const Metadata& metadata);

@@ -7,8 +7,8 @@
 // header over 8 KiB is refused. Anything
 // else is UNAUTHENTICATED with a message saying what is wrong and never
 // containing the credential. Stateless; thread-safe.
-#ifndef TOKENAUTH_SERVER_METADATA_CREDENTIALS_H_
-#define TOKENAUTH_SERVER_METADATA_CREDENTIALS_H_
+#ifndef TOKENAUTH_CORE_METADATA_CREDENTIALS_H_
+#define TOKENAUTH_CORE_METADATA_CREDENTIALS_H_
 
 #include <utility>
 #include <vector>
@@ -31,4 +31,4 @@ absl::StatusOr<Credential> CredentialFromMetadata(
 
 }  // namespace tokenauth
 
-#endif  // TOKENAUTH_SERVER_METADATA_CREDENTIALS_H_
+#endif  // TOKENAUTH_CORE_METADATA_CREDENTIALS_H_

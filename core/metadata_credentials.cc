@@ -1,4 +1,4 @@
-#include "server/metadata_credentials.h"
+#include "core/metadata_credentials.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
