@@ -15,7 +15,8 @@ namespace tokenauth {
 // The longest duration a setting may hold: 36500000d (about 100000 years),
 // far beyond any real setting, and small enough that FormatSettingDuration's
 // output always parses again.
-inline constexpr absl::Duration kMaxSettingDuration = absl::Hours(24 * 36500000);
+inline constexpr absl::Duration kMaxSettingDuration =
+    absl::Hours(24 * 36500000);
 
 // Parses "<n><unit>..." with units d, h, m, s, ms (n: 1..12 digits, the whole
 // text at most 64 characters); "0" alone is zero. INVALID_ARGUMENT naming the

@@ -30,8 +30,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "fuzz/fuzz_check.h"
 #include "core/metadata_credentials.h"
+#include "fuzz/fuzz_check.h"
 
 namespace tokenauth::fuzz {
 namespace {

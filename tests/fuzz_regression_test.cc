@@ -18,8 +18,8 @@ TEST(FuzzRegressionTest, DurationWithMillisecondsFormatsParseably) {
     ASSERT_TRUE(d.ok()) << text << ": " << d.status();
     const std::string formatted = FormatSettingDuration(*d);
     absl::StatusOr<absl::Duration> again = ParseSettingDuration(formatted);
-    ASSERT_TRUE(again.ok()) << text << " -> " << formatted << ": "
-                            << again.status();
+    ASSERT_TRUE(again.ok())
+        << text << " -> " << formatted << ": " << again.status();
     EXPECT_EQ(*again, *d) << text << " -> " << formatted;
   }
   EXPECT_EQ(FormatSettingDuration(absl::Milliseconds(19018)), "19s18ms");
