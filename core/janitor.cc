@@ -3,9 +3,6 @@
 #include "core/status_macros.h"
 
 namespace tokenauth {
-namespace {
-constexpr absl::Duration kIdempotencyWindow = absl::Hours(24);
-}  // namespace
 
 Janitor::Janitor(Store* store, Clock* clock, TokenPolicy policy, int batch_size,
                  int max_batches)

@@ -36,6 +36,10 @@ struct TokenPolicy {
   int max_last_used_peers = 5;
 };
 
+// How long a request_id is remembered: a retry within this returns the first
+// request's result; the janitor forgets keys older than this.
+inline constexpr absl::Duration kIdempotencyWindow = absl::Hours(24);
+
 struct SessionPolicy {
   // SESSION_IDLE_TIMEOUT: unused this long, a session ends.
   absl::Duration idle_timeout = absl::Hours(2);

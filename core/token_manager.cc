@@ -12,7 +12,6 @@
 namespace tokenauth {
 namespace {
 
-constexpr absl::Duration kIdempotencyWindow = absl::Hours(24);
 // 10000-01-01T00:00:00Z: google.protobuf.Timestamp ends just before.
 const absl::Time kEndOfTimestamps = absl::FromUnixSeconds(253402300800);
 
