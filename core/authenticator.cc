@@ -38,22 +38,28 @@ absl::StatusOr<User> LoadActiveUser(Store& store, int64_t user_id) {
 Authenticator::Authenticator(Store* store, Clock* clock,
                              const TokenFormat* format,
                              const PasswordHasher* hasher, AuthPolicy policy,
-                             TokenUseSink* uses, const AuditLog* audit)
+                             TokenUseSink* uses, const AuditLog* audit,
+                             AuthCache* cache)
     : store_(store),
       clock_(clock),
       format_(format),
       hasher_(hasher),
       policy_(std::move(policy)),
       uses_(uses),
-      audit_(audit) {}
+      audit_(audit),
+      cache_(cache != nullptr && cache->enabled() ? cache : nullptr) {}
+
+void Authenticator::ForgetUser(int64_t user_id) const {
+  if (cache_ != nullptr) cache_->InvalidateUser(user_id);
+}
 
 absl::StatusOr<AuthResult> Authenticator::Authenticate(
     const Credential& credential, Operation operation,
-    absl::Span<const std::string> required_scopes,
-    absl::string_view peer) const {
+    absl::Span<const std::string> required_scopes, absl::string_view peer,
+    CacheUse cache_use) const {
   int64_t subject = 0;
   absl::StatusOr<AuthResult> result =
-      Check(credential, operation, required_scopes, &subject);
+      Check(credential, operation, required_scopes, cache_use, &subject);
   if (result.ok()) {
     result->peer = std::string(peer);
     if (result->token.has_value() && uses_ != nullptr) {
@@ -98,11 +104,10 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
 
 absl::StatusOr<AuthResult> Authenticator::Check(
     const Credential& credential, Operation operation,
-    absl::Span<const std::string> required_scopes, int64_t* subject) const {
-  ASSIGN_OR_RETURN(
-      AuthResult result,
-      std::visit([this, subject](const auto& c) { return Resolve(c, subject); },
-                 credential));
+    absl::Span<const std::string> required_scopes, CacheUse cache_use,
+    int64_t* subject) const {
+  ASSIGN_OR_RETURN(AuthResult result,
+                   ResolveCached(credential, cache_use, subject));
   if (result.session.has_value()) {
     if (operation == Operation::kRead) return result;
     const std::string& csrf =
@@ -151,6 +156,57 @@ absl::StatusOr<AuthResult> Authenticator::Check(
   return result;
 }
 
+absl::StatusOr<AuthResult> Authenticator::ResolveCached(
+    const Credential& credential, CacheUse cache_use, int64_t* subject) const {
+  auto resolve = [&] {
+    return std::visit(
+        [this, subject](const auto& c) { return Resolve(c, subject); },
+        credential);
+  };
+  if (cache_ == nullptr) return resolve();
+  // A value that fails its checksum goes no further, not even to the cache.
+  const auto* token = std::get_if<TokenCredential>(&credential);
+  if (token != nullptr && !format_->Parse(token->value).ok()) return resolve();
+  AuthCache::Key key;
+  if (token != nullptr) {
+    key = cache_->KeyOfToken(token->value);
+  } else if (const auto* b = std::get_if<BasicCredential>(&credential)) {
+    key = cache_->KeyOfBasic(b->username, b->password);
+  } else {
+    key = cache_->KeyOfSession(
+        std::get<SessionCredential>(credential).session_id);
+  }
+  const absl::Time now = clock_->Now();
+  if (cache_use == CacheUse::kAllow) {
+    if (std::optional<AuthResult> hit = cache_->Lookup(key, now)) {
+      *subject = hit->principal.user_id;
+      return *std::move(hit);
+    }
+  }
+  // The ticket before the read: a change committed after this point makes
+  // the entry unusable even if the read below still saw the old state.
+  const uint64_t ticket = cache_->Ticket();
+  ASSIGN_OR_RETURN(AuthResult result, resolve());
+  cache_->Insert(key, result, ticket, now, ExpiryOf(result));
+  return result;
+}
+
+absl::Time Authenticator::ExpiryOf(const AuthResult& result) const {
+  absl::Time expiry = absl::InfiniteFuture();
+  if (result.token.has_value()) {
+    const TokenRecord& t = *result.token;
+    if (t.expire_time.has_value()) expiry = *t.expire_time;
+    expiry = std::min(expiry, t.last_used_time.value_or(t.create_time) +
+                                  policy_.tokens.stale_period);
+  }
+  if (result.session.has_value()) {
+    const SessionRecord& s = *result.session;
+    expiry = std::min(s.expire_time,
+                      s.last_seen_time + policy_.sessions.idle_timeout);
+  }
+  return expiry;
+}
+
 absl::StatusOr<AuthResult> Authenticator::Resolve(
     const TokenCredential& credential, int64_t* subject) const {
   // Format and checksum first: a mistyped or forged value costs no query.
@@ -172,6 +228,7 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
     // family goes (GitLab's reuse detection).
     absl::StatusOr<int> revoked =
         store_->RevokeTokenFamily(token->family_id, now);
+    ForgetUser(token->user_id);
     if (audit_ != nullptr) {
       AuditEvent event;
       event.type = audit::kTokenReuseDetected;

@@ -6,6 +6,12 @@
 //
 // A malformed token or session ID is refused before any Store call. Password
 // checks obey the failed-login lockout, counted atomically in the store.
+//
+// With an AuthCache, a credential that resolved recently is answered from
+// memory (core/auth_cache.h states the bound on how old an answer can be);
+// the operation, scope and CSRF checks still run on every call. A repeated
+// correct Basic credential served from the cache costs no password hash and
+// is not counted toward the lockout: it is not a guess.
 // Does not own its dependencies; they must outlive it. Thread-safe.
 #ifndef TOKENAUTH_CORE_AUTHENTICATOR_H_
 #define TOKENAUTH_CORE_AUTHENTICATOR_H_
@@ -17,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/audit_log.h"
+#include "core/auth_cache.h"
 #include "core/clock.h"
 #include "core/last_use.h"
 #include "core/password_hasher.h"
@@ -45,13 +52,23 @@ using Credential =
 // (~190 bits from the CSPRNG).
 inline constexpr int kSessionSecretLength = 32;
 
+// Whether an Authenticate may be answered from the AuthCache.
+enum class CacheUse {
+  kAllow,
+  // Read the store (and refresh the cache): for Login, a password change, and
+  // callers that ask for a fresh check.
+  kSkip,
+};
+
 class Authenticator {
  public:
   // `uses` (may be null) learns of every successful token use; `audit` (may
-  // be null) records failures, lockouts and detected token reuse.
+  // be null) records failures, lockouts and detected token reuse; `cache`
+  // (may be null: every call reads the store) remembers recent answers.
   Authenticator(Store* store, Clock* clock, const TokenFormat* format,
                 const PasswordHasher* hasher, AuthPolicy policy,
-                TokenUseSink* uses = nullptr, const AuditLog* audit = nullptr);
+                TokenUseSink* uses = nullptr, const AuditLog* audit = nullptr,
+                AuthCache* cache = nullptr);
 
   // Resolves `credential` and checks it permits `operation` with every scope
   // in `required_scopes`. UNAUTHENTICATED: the credential does not resolve
@@ -64,7 +81,11 @@ class Authenticator {
   absl::StatusOr<AuthResult> Authenticate(
       const Credential& credential, Operation operation,
       absl::Span<const std::string> required_scopes,
-      absl::string_view peer = "") const;
+      absl::string_view peer = "", CacheUse cache_use = CacheUse::kAllow) const;
+
+  // Drops every cached answer for `user_id`. Call after a change to the
+  // user's credentials (password, disabled, sessions, tokens) was made.
+  void ForgetUser(int64_t user_id) const;
 
   const AuthPolicy& policy() const { return policy_; }
 
@@ -74,7 +95,13 @@ class Authenticator {
   absl::StatusOr<AuthResult> Check(const Credential& credential,
                                    Operation operation,
                                    absl::Span<const std::string> scopes,
-                                   int64_t* subject) const;
+                                   CacheUse cache_use, int64_t* subject) const;
+  // Resolve through the cache.
+  absl::StatusOr<AuthResult> ResolveCached(const Credential& credential,
+                                           CacheUse cache_use,
+                                           int64_t* subject) const;
+  // When a resolved credential stops working by itself (expiry, idleness).
+  absl::Time ExpiryOf(const AuthResult& result) const;
   absl::StatusOr<AuthResult> Resolve(const TokenCredential& credential,
                                      int64_t* subject) const;
   absl::StatusOr<AuthResult> Resolve(const BasicCredential& credential,
@@ -89,6 +116,7 @@ class Authenticator {
   const AuthPolicy policy_;
   TokenUseSink* const uses_;
   const AuditLog* const audit_;
+  AuthCache* const cache_;
 };
 
 // True if `s` has the length and alphabet of a session ID or CSRF token.

@@ -66,10 +66,11 @@ absl::StatusOr<SessionManager::Started> SessionManager::Login(
   if (username.empty()) {
     return absl::InvalidArgumentError("username: required");
   }
-  ASSIGN_OR_RETURN(AuthResult who, authenticator_->Authenticate(
-                                       BasicCredential{std::string(username),
-                                                       std::string(password)},
-                                       Operation::kWrite, {}, peer));
+  ASSIGN_OR_RETURN(
+      AuthResult who,
+      authenticator_->Authenticate(
+          BasicCredential{std::string(username), std::string(password)},
+          Operation::kWrite, {}, peer, CacheUse::kSkip));
 
   const absl::Time now = clock_->Now();
   Started started;
@@ -103,6 +104,7 @@ absl::Status SessionManager::Logout(const AuthResult& caller) {
   }
   absl::StatusOr<SessionRecord> ended =
       store_->EndSession(caller.session->handle, clock_->Now());
+  authenticator_->ForgetUser(caller.principal.user_id);
   if (absl::IsNotFound(ended.status())) return absl::OkStatus();  // Raced.
   RETURN_IF_ERROR(ended.status());
   if (audit_ != nullptr) {
@@ -150,6 +152,7 @@ absl::StatusOr<SessionRecord> SessionManager::Revoke(const AuthResult& caller,
   }
   absl::StatusOr<SessionRecord> ended =
       store_->EndSession(handle, clock_->Now());
+  authenticator_->ForgetUser(session->user_id);
   if (absl::IsNotFound(ended.status())) return not_found;
   if (ended.ok() && audit_ != nullptr) {
     audit_->Record(caller, caller.peer, audit::kSessionRevoke, ended->user_id,
@@ -163,6 +166,7 @@ absl::StatusOr<int> SessionManager::RevokeAll(const AuthResult& caller,
   ASSIGN_OR_RETURN(int64_t target,
                    TargetUser(caller, user_id, "end other users' sessions"));
   absl::StatusOr<int> ended = store_->EndUserSessions(target, clock_->Now());
+  authenticator_->ForgetUser(target);
   if (ended.ok() && audit_ != nullptr) {
     audit_->Record(caller, caller.peer, audit::kSessionRevoke, target, "*",
                    absl::StrCat("count=", *ended));

@@ -88,13 +88,18 @@ absl::Status RequireNonTokenCaller(const AuthResult& caller,
 
 TokenManager::TokenManager(Store* store, Clock* clock, Random* random,
                            const TokenFormat* format, TokenPolicy policy,
-                           const AuditLog* audit)
+                           const AuditLog* audit, AuthCache* cache)
     : store_(store),
       clock_(clock),
       random_(random),
       format_(format),
       policy_(std::move(policy)),
-      audit_(audit) {}
+      audit_(audit),
+      cache_(cache) {}
+
+void TokenManager::ForgetCachedAnswers(int64_t user_id) {
+  if (cache_ != nullptr) cache_->InvalidateUser(user_id);
+}
 
 TokenState TokenManager::StateOf(const TokenRecord& token) {
   return tokenauth::StateOf(token, policy_, clock_->Now());
@@ -354,6 +359,7 @@ absl::StatusOr<TokenRecord> TokenManager::Update(const AuthResult& caller,
         reasons::kTokenUnusable, {{"token_id", id}});
   }
   absl::StatusOr<TokenRecord> updated = store_->UpdateToken(id, change, now);
+  ForgetCachedAnswers(current.user_id);
   if (absl::IsNotFound(updated.status())) return NotFound(id);
   RETURN_IF_ERROR(updated.status());
   if (audit_ != nullptr) {
@@ -366,8 +372,9 @@ absl::StatusOr<TokenRecord> TokenManager::Update(const AuthResult& caller,
 absl::StatusOr<TokenRecord> TokenManager::Revoke(const AuthResult& caller,
                                                  absl::string_view id) {
   RETURN_IF_ERROR(RequireNonTokenCaller(caller, "revoke tokens"));
-  RETURN_IF_ERROR(LoadFor(caller, id, Intent::kRevoke).status());
+  ASSIGN_OR_RETURN(TokenRecord current, LoadFor(caller, id, Intent::kRevoke));
   absl::StatusOr<TokenRecord> revoked = store_->RevokeToken(id, clock_->Now());
+  ForgetCachedAnswers(current.user_id);
   if (absl::IsNotFound(revoked.status())) return NotFound(id);
   RETURN_IF_ERROR(revoked.status());
   if (audit_ != nullptr) {
@@ -414,9 +421,11 @@ absl::StatusOr<TokenManager::Rotated> TokenManager::Rotate(
   }
   absl::StatusOr<RotateTokenResult> result =
       store_->RotateToken(id, successor, now, key ? &*key : nullptr);
+  ForgetCachedAnswers(old->user_id);
   if (absl::IsFailedPrecondition(result.status())) {
     // Rotating a token that was already rotated out: reuse.
     absl::StatusOr<int> family = store_->RevokeTokenFamily(old->family_id, now);
+    ForgetCachedAnswers(old->user_id);
     if (audit_ != nullptr) {
       audit_->Record(caller, caller.peer, audit::kTokenReuseDetected,
                      old->user_id, id,

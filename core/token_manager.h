@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/audit_log.h"
+#include "core/auth_cache.h"
 #include "core/clock.h"
 #include "core/policy.h"
 #include "core/random.h"
@@ -29,10 +30,12 @@ class TokenManager {
   static constexpr int kDefaultPageSize = 50;
   static constexpr int kMaxPageSize = 1000;
 
-  // `audit` may be null (no audit log).
+  // `audit` may be null (no audit log). `cache` (may be null) is told of
+  // every change that can make a cached token answer wrong (revoke, rotate,
+  // edit), so this process never uses a stale one.
   TokenManager(Store* store, Clock* clock, Random* random,
                const TokenFormat* format, TokenPolicy policy,
-               const AuditLog* audit = nullptr);
+               const AuditLog* audit = nullptr, AuthCache* cache = nullptr);
 
   // An expiration as a request gives it: at most one of the two.
   struct Expiration {
@@ -120,7 +123,12 @@ class TokenManager {
   Random* const random_;
   const TokenFormat* const format_;
   const TokenPolicy policy_;
+  // After a change to a user's tokens (whether or not the store reported
+  // success: a timeout may hide a commit).
+  void ForgetCachedAnswers(int64_t user_id);
+
   const AuditLog* const audit_;
+  AuthCache* const cache_;
 };
 
 // 1..64 characters from [A-Za-z0-9._-]; INVALID_ARGUMENT otherwise.

@@ -112,10 +112,15 @@ absl::StatusOr<User> UserManager::SetDisabled(const AuthResult& caller,
   }
   const absl::Time now = clock_->Now();
   absl::Status s = store_->SetUserDisabled(user_id, disabled, now);
+  authenticator_->ForgetUser(user_id);
   if (absl::IsNotFound(s)) return UserNotFound(user_id);
   RETURN_IF_ERROR(s);
   // Sessions end for good; tokens stay and work again once re-enabled.
-  if (disabled) RETURN_IF_ERROR(store_->EndUserSessions(user_id, now).status());
+  if (disabled) {
+    absl::Status ended = store_->EndUserSessions(user_id, now).status();
+    authenticator_->ForgetUser(user_id);
+    RETURN_IF_ERROR(ended);
+  }
   absl::StatusOr<User> user =
       NotFoundAsNamed(store_->GetUserById(user_id), user_id);
   if (user.ok() && audit_ != nullptr) {
@@ -145,7 +150,7 @@ absl::Status UserManager::SetPassword(const AuthResult& caller, int64_t user_id,
         authenticator_
             ->Authenticate(BasicCredential{caller.principal.username,
                                            std::string(current_password)},
-                           Operation::kWrite, {}, caller.peer)
+                           Operation::kWrite, {}, caller.peer, CacheUse::kSkip)
             .status();
     if (absl::IsUnauthenticated(current)) {
       // Keep the reason (WRONG_CREDENTIALS, ACCOUNT_LOCKED...) and say which
@@ -164,11 +169,14 @@ absl::Status UserManager::SetPassword(const AuthResult& caller, int64_t user_id,
   ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(new_password));
   const absl::Time now = clock_->Now();
   absl::Status s = store_->SetPasswordHash(id, hash, now);
+  authenticator_->ForgetUser(id);
   if (absl::IsNotFound(s)) return UserNotFound(id);
   RETURN_IF_ERROR(s);
   // A new password ends every session of the user, the caller's included,
   // and lifts a lockout.
-  RETURN_IF_ERROR(store_->EndUserSessions(id, now).status());
+  absl::Status ended = store_->EndUserSessions(id, now).status();
+  authenticator_->ForgetUser(id);
+  RETURN_IF_ERROR(ended);
   RETURN_IF_ERROR(store_->ClearPasswordFailures(id));
   if (audit_ != nullptr) {
     audit_->Record(caller, caller.peer, audit::kUserPasswordChange, id,

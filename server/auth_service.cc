@@ -46,7 +46,9 @@ grpc::Status AuthServiceImpl::Authenticate(
                                  : request->client_address();
     ASSIGN_OR_RETURN(
         AuthResult result,
-        authenticator_->Authenticate(credential, operation, scopes, peer));
+        authenticator_->Authenticate(
+            credential, operation, scopes, peer,
+            request->skip_cache() ? CacheUse::kSkip : CacheUse::kAllow));
     ToProto(result.principal, response->mutable_principal());
     response->set_credential_kind(ToProto(result.kind));
     if (result.token.has_value()) {

@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "core/audit_log.h"
+#include "core/auth_cache.h"
 #include "core/authenticator.h"
 #include "core/clock.h"
 #include "core/janitor.h"
@@ -109,6 +110,16 @@ ABSL_FLAG(DurationSetting, session_max_age,
 ABSL_FLAG(int, login_max_failed_attempts, 10,
           "Wrong passwords per account within LOGIN_LOCKOUT_PERIOD before "
           "Basic auth and Login are refused for the rest of the period.");
+ABSL_FLAG(int64_t, auth_cache_max_entries, 100000,
+          "Credentials whose Authenticate answer is kept in memory at most; "
+          "0 turns the cache off.");
+ABSL_FLAG(int64_t, auth_cache_max_bytes, int64_t{64} << 20,
+          "Estimated memory of the Authenticate cache at most, in bytes.");
+ABSL_FLAG(DurationSetting, revocation_propagation_bound,
+          DurationSetting{absl::Seconds(1)},
+          "A revocation (token, session, password change, disabled user) made "
+          "through another replica takes effect here within this; made "
+          "through this one, at once. The age of the oldest cached answer.");
 ABSL_FLAG(DurationSetting, login_lockout_period,
           DurationSetting{absl::Minutes(15)},
           "The failed-login window, from the first failure.");
@@ -207,6 +218,23 @@ int Serve() {
   policy.unusable_ttl =
       absl::GetFlag(FLAGS_access_token_unusable_token_ttl).value;
   auth_policy.tokens = policy;
+  AuthCacheOptions cache_options;
+  if (const int64_t n = absl::GetFlag(FLAGS_auth_cache_max_entries); n < 0) {
+    Die("AUTH_CACHE_MAX_ENTRIES: must be 0 (no cache) or positive");
+  } else {
+    cache_options.max_entries = static_cast<size_t>(n);
+  }
+  if (const int64_t n = absl::GetFlag(FLAGS_auth_cache_max_bytes); n < 4096) {
+    Die("AUTH_CACHE_MAX_BYTES: must be at least 4096");
+  } else {
+    cache_options.max_bytes = static_cast<size_t>(n);
+  }
+  cache_options.max_age =
+      absl::GetFlag(FLAGS_revocation_propagation_bound).value;
+  if (cache_options.max_age <= absl::ZeroDuration()) {
+    Die("REVOCATION_PROPAGATION_BOUND: must be positive (turn the cache off "
+        "with AUTH_CACHE_MAX_ENTRIES=0)");
+  }
   const PasswordHashCost cost = ValueOrDie(PasswordHashCost::FromName(
       absl::GetFlag(FLAGS_tokenauth_password_hash_cost)));
 
@@ -257,9 +285,12 @@ int Serve() {
   LastUseRecorder last_use(store.get(), policy.last_use_interval,
                            policy.max_last_used_peers);
   last_use.StartBackground(absl::Seconds(1));
+  AuthCache auth_cache(cache_options);
   const Authenticator authenticator(store.get(), &clock, &format, &hasher,
-                                    auth_policy, &last_use, &audit);
-  TokenManager tokens(store.get(), &clock, &random, &format, policy, &audit);
+                                    auth_policy, &last_use, &audit,
+                                    &auth_cache);
+  TokenManager tokens(store.get(), &clock, &random, &format, policy, &audit,
+                      &auth_cache);
   UserManager users(store.get(), &clock, &hasher, &authenticator, &audit);
   SessionManager sessions(store.get(), &clock, &random, &authenticator, &audit);
 

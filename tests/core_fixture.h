@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/audit_log.h"
+#include "core/auth_cache.h"
 #include "core/authenticator.h"
 #include "core/last_use.h"
 #include "core/session_manager.h"
@@ -43,13 +44,21 @@ class CoreFixture : public ::testing::Test {
         &store_, policy.tokens.last_use_interval,
         policy.tokens.max_last_used_peers);
     authenticator_ = std::make_unique<Authenticator>(
-        &store_, &clock_, &format_, &hasher_, policy, last_use_.get(), &audit_);
-    tokens_ = std::make_unique<TokenManager>(&store_, &clock_, &random_,
-                                             &format_, policy.tokens, &audit_);
+        &store_, &clock_, &format_, &hasher_, policy, last_use_.get(), &audit_,
+        cache_.get());
+    tokens_ =
+        std::make_unique<TokenManager>(&store_, &clock_, &random_, &format_,
+                                       policy.tokens, &audit_, cache_.get());
     users_ = std::make_unique<UserManager>(&store_, &clock_, &hasher_,
                                            authenticator_.get(), &audit_);
     sessions_ = std::make_unique<SessionManager>(&store_, &clock_, &random_,
                                                  authenticator_.get(), &audit_);
+  }
+
+  // Re-creates the rule objects with an AuthCache (none by default).
+  void EnableCache(AuthCacheOptions options) {
+    cache_ = std::make_unique<AuthCache>(options);
+    Rebuild(policy_);
   }
 
   AuthResult Admin() {
@@ -93,6 +102,7 @@ class CoreFixture : public ::testing::Test {
                   [](const absl::Status& s, const AuditEvent& e) {
                     ADD_FAILURE() << "audit " << e.type << ": " << s;
                   }};
+  std::unique_ptr<AuthCache> cache_;
   std::unique_ptr<LastUseRecorder> last_use_;
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<TokenManager> tokens_;

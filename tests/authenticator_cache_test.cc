@@ -1,0 +1,178 @@
+// The Authenticator with an AuthCache, against the real MariaDB: what a hit
+// saves, what it must still check, and when a change is seen — at once on
+// this process, within REVOCATION_PROPAGATION_BOUND through another one.
+#include "core/authenticator.h"
+#include "tests/core_fixture.h"
+
+namespace tokenauth {
+namespace {
+
+constexpr absl::Duration kBound = absl::Seconds(1);
+
+class AuthenticatorCacheTest : public CoreFixture {
+ protected:
+  void SetUp() override {
+    AuthCacheOptions options;
+    options.max_age = kBound;
+    EnableCache(options);
+  }
+
+  absl::StatusOr<AuthResult> Token(const std::string& value,
+                                   Operation op = Operation::kRead,
+                                   CacheUse use = CacheUse::kAllow) {
+    return authenticator_->Authenticate(TokenCredential{value}, op, {}, "",
+                                        use);
+  }
+  absl::StatusOr<AuthResult> Basic(const std::string& user,
+                                   const std::string& password) {
+    return authenticator_->Authenticate(BasicCredential{user, password},
+                                        Operation::kRead, {});
+  }
+  absl::StatusOr<AuthResult> Session(const std::string& id,
+                                     const std::string& csrf,
+                                     Operation op = Operation::kRead) {
+    return authenticator_->Authenticate(SessionCredential{id, csrf}, op, {});
+  }
+};
+
+TEST_F(AuthenticatorCacheTest, ARepeatedTokenCostsNoStoreCall) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value).ok());
+  const int before = store_.calls();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Token(t.value).ok());
+  EXPECT_EQ(store_.calls(), before);
+  EXPECT_EQ(cache_->Stats().hits, 10u);
+  // Asking for a fresh answer reads the store.
+  ASSERT_TRUE(Token(t.value, Operation::kRead, CacheUse::kSkip).ok());
+  EXPECT_GT(store_.calls(), before);
+}
+
+TEST_F(AuthenticatorCacheTest, AnAnswerIsReadAgainAfterTheBound) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value).ok());
+  clock_.Advance(kBound - absl::Milliseconds(1));
+  int before = store_.calls();
+  ASSERT_TRUE(Token(t.value).ok());
+  EXPECT_EQ(store_.calls(), before);
+  clock_.Advance(absl::Milliseconds(1));
+  ASSERT_TRUE(Token(t.value).ok());
+  EXPECT_GT(store_.calls(), before);
+}
+
+TEST_F(AuthenticatorCacheTest, AHitStillChecksTheOperation) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice, Access::kReadOnly);
+  ASSERT_TRUE(Token(t.value).ok());
+  EXPECT_EQ(Token(t.value, Operation::kWrite).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(AuthenticatorCacheTest, RevocationHereIsSeenAtOnce) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  TokenManager::Created other = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value).ok());
+  ASSERT_TRUE(Token(other.value).ok());
+  ASSERT_TRUE(tokens_->Revoke(alice, t.token.public_id).ok());
+  EXPECT_EQ(Token(t.value).status().code(), absl::StatusCode::kUnauthenticated);
+  // The user's other token is read again, and still works.
+  EXPECT_TRUE(Token(other.value).ok());
+}
+
+TEST_F(AuthenticatorCacheTest, EditingATokenIsSeenAtOnce) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value, Operation::kWrite).ok());
+  TokenUpdate change;
+  change.permissions = Permissions{Access::kReadOnly, {}};
+  ASSERT_TRUE(tokens_->Update(alice, t.token.public_id, change).ok());
+  EXPECT_EQ(Token(t.value, Operation::kWrite).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(AuthenticatorCacheTest, RevocationThroughAnotherReplicaWithinTheBound) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value).ok());
+  // Another replica: its own cache and rules, the same database.
+  AuthCache other_cache(cache_->options());
+  TokenManager other(&store_, &clock_, &random_, &format_, policy_.tokens,
+                     &audit_, &other_cache);
+  ASSERT_TRUE(other.Revoke(alice, t.token.public_id).ok());
+  // This replica may still answer from its cache, but only within the bound.
+  clock_.Advance(kBound - absl::Milliseconds(1));
+  EXPECT_TRUE(Token(t.value).ok());
+  clock_.Advance(absl::Milliseconds(1));
+  EXPECT_EQ(Token(t.value).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(AuthenticatorCacheTest, RepeatedBasicSkipsTheStoreAndTheHash) {
+  MakeUser("alice");
+  ASSERT_TRUE(Basic("alice", "password-alice").ok());
+  const int before = store_.calls();
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(Basic("alice", "password-alice").ok());
+  // No user read, no lockout reservation, so no password hash either.
+  EXPECT_EQ(store_.calls(), before);
+  // A wrong password is never answered from the cache.
+  EXPECT_EQ(Basic("alice", "password-alicf").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_GT(store_.calls(), before);
+}
+
+TEST_F(AuthenticatorCacheTest, PasswordChangeAndDisableAreSeenAtOnce) {
+  AuthResult alice = MakeUser("alice");
+  AuthResult bob = MakeUser("bob");
+  ASSERT_TRUE(Basic("alice", "password-alice").ok());
+  ASSERT_TRUE(Basic("bob", "password-bob").ok());
+  ASSERT_TRUE(
+      users_
+          ->SetPassword(alice, 0, "password-alice", "a-new-password-for-alice")
+          .ok());
+  EXPECT_EQ(Basic("alice", "password-alice").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(Basic("alice", "a-new-password-for-alice").ok());
+
+  TokenManager::Created t = MakeToken(bob);
+  ASSERT_TRUE(Token(t.value).ok());
+  ASSERT_TRUE(users_->SetDisabled(Admin(), bob.principal.user_id, true).ok());
+  EXPECT_EQ(Basic("bob", "password-bob").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Token(t.value).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(AuthenticatorCacheTest, SessionHitStillChecksCsrfAndLogoutIsAtOnce) {
+  MakeUser("alice");
+  absl::StatusOr<SessionManager::Started> s =
+      sessions_->Login("alice", "password-alice", "peer", "");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(Session(s->session_id, "").ok());
+  EXPECT_EQ(Session(s->session_id, "").status().code(), absl::StatusCode::kOk);
+  EXPECT_EQ(Session(s->session_id, "", Operation::kWrite).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Session(s->session_id, std::string(32, 'x'), Operation::kWrite)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<AuthResult> caller =
+      Session(s->session_id, s->csrf_token, Operation::kWrite);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  ASSERT_TRUE(sessions_->Logout(*caller).ok());
+  EXPECT_EQ(Session(s->session_id, "").status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(AuthenticatorCacheTest, AMalformedTokenNeverReachesTheCache) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  std::string changed = t.value;
+  changed[20] = changed[20] == 'Q' ? 'R' : 'Q';
+  const AuthCacheStats before = cache_->Stats();
+  EXPECT_EQ(Token(changed).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(cache_->Stats().misses, before.misses);
+}
+
+}  // namespace
+}  // namespace tokenauth
