@@ -135,7 +135,14 @@ class Transaction {
   }
 
   void Commit() {
-    lease_->commit();
+    // A COMMIT statement, not lease_->commit(): Connector/C++ 1.1's commit()
+    // ignores the server's answer, so a COMMIT that failed (a Galera
+    // certification conflict, ER_LOCK_DEADLOCK; the connection lost before
+    // the reply) looked like success and the caller was told OK for a
+    // transaction that was rolled back (docs/DEPLOYMENT.md).
+    std::unique_ptr<sql::PreparedStatement> commit(
+        lease_->prepareStatement("COMMIT"));
+    commit->execute();
     committed_ = true;
   }
 
