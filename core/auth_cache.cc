@@ -10,24 +10,55 @@
 namespace tokenauth {
 namespace {
 
-// A rough figure for what one entry holds beyond its strings: the map slot,
-// the list node, the Entry and its optionals.
-constexpr size_t kEntryOverhead = 512;
+// malloc's per-allocation header and rounding, roughly.
+constexpr size_t kMallocOverhead = 16;
 
+// The heap memory of a string beyond its object (short ones live inline).
+size_t HeapOf(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 + kMallocOverhead : 0;
+}
+
+size_t HeapOf(const std::vector<std::string>& v) {
+  if (v.empty()) return 0;
+  size_t n = v.capacity() * sizeof(std::string) + kMallocOverhead;
+  for (const std::string& s : v) n += HeapOf(s);
+  return n;
+}
+
+// Secret hashes are not needed once a credential resolved; a cached answer
+// does not keep them.
+void StripForCache(AuthResult& r) {
+  r.peer.clear();  // Per call, not per credential.
+  r.peer.shrink_to_fit();
+  if (r.token.has_value()) {
+    r.token->value_hash.clear();
+    r.token->value_hash.shrink_to_fit();
+  }
+  if (r.session.has_value()) {
+    r.session->secret_hash.clear();
+    r.session->secret_hash.shrink_to_fit();
+  }
+}
+
+template <typename Entry, typename Key>
 size_t BytesOf(const AuthResult& r) {
-  size_t n = kEntryOverhead + r.principal.username.size() + r.peer.size();
+  // The entry itself, its map slot (counted twice: a flat map runs at most
+  // half empty after growing) and its list node.
+  size_t n = sizeof(Entry) + kMallocOverhead +
+             2 * (sizeof(Key) + sizeof(void*)) +
+             (sizeof(Key) + 2 * sizeof(void*) + kMallocOverhead);
+  n += HeapOf(r.principal.username);
   if (r.token.has_value()) {
     const TokenRecord& t = *r.token;
-    n += t.public_id.size() + t.name.size() + t.value_hash.size() +
-         t.hint.size() + t.family_id.size() +
-         (t.rotated_to ? t.rotated_to->size() : 0);
-    for (const std::string& s : t.permissions.scopes) n += 32 + s.size();
-    for (const std::string& p : t.last_used_peers) n += 32 + p.size();
+    n += HeapOf(t.public_id) + HeapOf(t.name) + HeapOf(t.value_hash) +
+         HeapOf(t.hint) + HeapOf(t.family_id) +
+         (t.rotated_to ? HeapOf(*t.rotated_to) : 0) +
+         HeapOf(t.permissions.scopes) + HeapOf(t.last_used_peers);
   }
   if (r.session.has_value()) {
     const SessionRecord& s = *r.session;
-    n += s.handle.size() + s.secret_hash.size() + s.csrf_hash.size() +
-         s.user_agent.size() + s.peer.size();
+    n += HeapOf(s.handle) + HeapOf(s.secret_hash) + HeapOf(s.csrf_hash) +
+         HeapOf(s.user_agent) + HeapOf(s.peer);
   }
   return n;
 }
@@ -92,11 +123,14 @@ std::optional<AuthResult> AuthCache::Lookup(const Key& key, absl::Time now) {
   {
     absl::ReaderMutexLock lock(&shard.mu);
     auto it = shard.entries.find(key);
-    if (it != shard.entries.end() && now < it->second.valid_until &&
-        it->second.ticket >= StripeOf(it->second.result.principal.user_id)
-                                 .load(std::memory_order_acquire)) {
-      hits_.fetch_add(1, std::memory_order_relaxed);
-      return it->second.result;
+    if (it != shard.entries.end()) {
+      const Entry& entry = *it->second;
+      if (now < entry.valid_until &&
+          entry.ticket >= StripeOf(entry.result.principal.user_id)
+                              .load(std::memory_order_acquire)) {
+        hits_.fetch_add(1, std::memory_order_relaxed);
+        return entry.result;
+      }
     }
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
@@ -120,7 +154,13 @@ void AuthCache::Insert(const Key& key, const AuthResult& result,
       StripeOf(result.principal.user_id).load(std::memory_order_acquire)) {
     return;
   }
-  const size_t bytes = BytesOf(result);
+  auto entry = std::make_unique<Entry>();
+  entry->result = result;
+  StripForCache(entry->result);
+  entry->ticket = ticket;
+  entry->valid_until = valid_until;
+  entry->bytes = BytesOf<Entry, Key>(entry->result);
+  const size_t bytes = entry->bytes;
   const size_t max_entries =
       std::max<size_t>(1, options_.max_entries / kShards);
   const size_t max_bytes = std::max<size_t>(1, options_.max_bytes / kShards);
@@ -128,23 +168,18 @@ void AuthCache::Insert(const Key& key, const AuthResult& result,
   Shard& shard = ShardOf(key);
   absl::MutexLock lock(&shard.mu);
   if (auto it = shard.entries.find(key); it != shard.entries.end()) {
-    EraseLocked(shard, it->second, key);
+    EraseLocked(shard, *it->second, key);
   }
   uint64_t evicted = 0;
   while (!shard.entries.empty() && (shard.entries.size() >= max_entries ||
                                     shard.bytes + bytes > max_bytes)) {
     const Key oldest = shard.oldest_first.front();
-    EraseLocked(shard, shard.entries.find(oldest)->second, oldest);
+    EraseLocked(shard, *shard.entries.find(oldest)->second, oldest);
     ++evicted;
   }
   shard.oldest_first.push_back(key);
-  Entry& entry = shard.entries[key];
-  entry.result = result;
-  entry.result.peer.clear();  // Per call, not per credential.
-  entry.ticket = ticket;
-  entry.valid_until = valid_until;
-  entry.bytes = bytes;
-  entry.age = std::prev(shard.oldest_first.end());
+  entry->age = std::prev(shard.oldest_first.end());
+  shard.entries[key] = std::move(entry);
   shard.bytes += bytes;
   insertions_.fetch_add(1, std::memory_order_relaxed);
   if (evicted > 0) evictions_.fetch_add(evicted, std::memory_order_relaxed);

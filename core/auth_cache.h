@@ -11,8 +11,11 @@
 //  - Keys are a keyed BLAKE2b hash of the credential (the key is random per
 //    process and never leaves it); no credential, password or session ID is
 //    stored. Only successful resolutions are cached.
-//  - Size is bounded by entries and by (estimated) bytes; when either bound is
-//    reached the oldest entries of a shard go first.
+//  - Size is bounded by entries and by bytes; when either bound is reached the
+//    oldest entries of a shard go first. Bytes are estimated from the sizes
+//    of the structures and of every heap-allocated string, map slot and list
+//    node, so that they track the process's real memory (checked by
+//    tools/bench --memory, docs/PERFORMANCE.md).
 //
 // Invalidation without races: a caller takes a Ticket() *before* it reads
 // the store, and passes it to Insert(). InvalidateUser(u), called after a
@@ -114,7 +117,10 @@ class AuthCache {
   };
   struct Shard {
     mutable absl::Mutex mu;
-    absl::flat_hash_map<Key, Entry, KeyHash> entries ABSL_GUARDED_BY(mu);
+    // Entries on the heap: the map's slots (of which up to half are empty
+    // after it grows) stay small.
+    absl::flat_hash_map<Key, std::unique_ptr<Entry>, KeyHash> entries
+        ABSL_GUARDED_BY(mu);
     std::list<Key> oldest_first ABSL_GUARDED_BY(mu);
     size_t bytes ABSL_GUARDED_BY(mu) = 0;
   };

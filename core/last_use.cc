@@ -30,6 +30,13 @@ void LastUseRecorder::Used(const TokenRecord& token, absl::string_view peer,
   if (now > latest_) latest_ = now;
   auto it = last_queued_.find(token.public_id);
   if (it != last_queued_.end() && now - it->second < min_interval_) return;
+  // The throttling state is bounded too (one entry per token used within
+  // the interval): beyond it a use is dropped and counted, like a full
+  // queue, and the token's next use after the flush prunes it is recorded.
+  if (it == last_queued_.end() && last_queued_.size() >= max_pending_) {
+    ++dropped_;
+    return;
+  }
   if (pending_.size() >= max_pending_ && !pending_.count(token.public_id)) {
     ++dropped_;
     return;

@@ -6,9 +6,11 @@
 // A token's use is queued at most once per `min_interval` (and not at all
 // while its stored last_used_time is that recent), so the store sees at
 // most one write per token per interval. The queue is bounded: uses beyond
-// `max_pending` tokens are dropped and counted. Last use is informational:
-// a failed write is retried at the next flush, and what is still queued when
-// the process dies is lost. Thread-safe.
+// `max_pending` tokens are dropped and counted, and so is the memory of
+// which tokens were queued within the interval (at most `max_pending`
+// tokens; beyond it uses are dropped and counted too). Last use is
+// informational: a failed write is retried at the next flush, and what is still
+// queued when the process dies is lost. Thread-safe.
 #ifndef TOKENAUTH_CORE_LAST_USE_H_
 #define TOKENAUTH_CORE_LAST_USE_H_
 

@@ -124,6 +124,35 @@ TEST_F(TokenPolicyTest, LastUseIsRecordedOffThePathAtMostOncePerInterval) {
             (std::vector<std::string>{"ipv4:10.0.0.2:1", "ipv4:10.0.0.1:1"}));
 }
 
+TEST_F(TokenPolicyTest, LastUseMemoryIsBoundedByMaxPending) {
+  // Room for two tokens: queued, or remembered as queued in the interval.
+  LastUseRecorder recorder(&store_, absl::Minutes(10), 5, /*max_pending=*/2);
+  AuthResult alice = MakeUser("alice");
+  std::vector<TokenRecord> tokens;
+  for (int i = 0; i < 4; ++i) tokens.push_back(MakeToken(alice).token);
+  recorder.Used(tokens[0], "", clock_.Now());
+  recorder.Used(tokens[1], "", clock_.Now());
+  recorder.Used(tokens[2], "", clock_.Now());  // The queue is full.
+  EXPECT_EQ(recorder.pending(), 2u);
+  EXPECT_EQ(recorder.dropped(), 1u);
+  ASSERT_TRUE(recorder.Flush().ok());
+  // Flushed, but both are remembered for the interval: still no room.
+  recorder.Used(tokens[3], "", clock_.Now());
+  EXPECT_EQ(recorder.pending(), 0u);
+  EXPECT_EQ(recorder.dropped(), 2u);
+  // Once the interval has passed, the next flush forgets them.
+  clock_.Advance(absl::Minutes(11));
+  recorder.Used(tokens[3], "", clock_.Now());
+  EXPECT_EQ(recorder.dropped(), 3u);
+  ASSERT_TRUE(recorder.Flush().ok());
+  recorder.Used(tokens[3], "", clock_.Now());
+  EXPECT_EQ(recorder.pending(), 1u);
+  ASSERT_TRUE(recorder.Flush().ok());
+  recorder.Used(tokens[2], "", clock_.Now());
+  EXPECT_EQ(recorder.pending(), 1u);
+  EXPECT_EQ(recorder.dropped(), 3u);
+}
+
 TEST_F(TokenPolicyTest, LastUseKeepsFiveDistinctPeersAndNeverTouchesUnusable) {
   AuthResult alice = MakeUser("alice");
   TokenManager::Created t = MakeToken(alice);
