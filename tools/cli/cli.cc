@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "core/duration.h"
 #include "google/protobuf/util/json_util.h"
 #include "tokenauth/client/call_credentials.h"
@@ -36,6 +37,10 @@ constexpr absl::string_view kEnvironmentHelp =
     "wins\n"
     "  TOKENAUTH_TOKEN  a Personal Access Token to use instead of the saved\n"
     "                   login\n"
+    "  TOKENAUTH_TLS, TOKENAUTH_CA_FILE, TOKENAUTH_CERT_FILE,\n"
+    "  TOKENAUTH_KEY_FILE, TOKENAUTH_SERVER_NAME\n"
+    "                   the TLS flags above (TOKENAUTH_TLS=1 is --tls); a\n"
+    "                   flag wins\n"
     "  XDG_CONFIG_HOME  the saved login is $XDG_CONFIG_HOME/tokenauth/profile\n"
     "                   (default ~/.config/tokenauth/profile; mode 0600)\n";
 
@@ -48,6 +53,17 @@ const std::vector<Flag>& GlobalFlags() {
        "output format; json prints the response as protobuf JSON"},
       {"timeout", Flag::kValue, "DURATION",
        "deadline of each call, e.g. 10s (default 10s)"},
+      {"tls", Flag::kBool, "",
+       "connect with TLS, verifying the server with the system's CAs "
+       "(implied by the four flags below; default: plaintext)"},
+      {"ca-file", Flag::kValue, "FILE",
+       "TLS: PEM CA certificate(s) the server's certificate must chain to"},
+      {"cert-file", Flag::kValue, "FILE",
+       "TLS: PEM client certificate, for a server that requires one (mTLS)"},
+      {"key-file", Flag::kValue, "FILE", "TLS: PEM private key of --cert-file"},
+      {"server-name", Flag::kValue, "NAME",
+       "TLS: expect this name in the server's certificate instead of the "
+       "host in the address"},
       {"help", Flag::kBool, "", "show help"},
   };
   return *flags;
@@ -135,7 +151,8 @@ void PrintCommandHelp(std::ostream& out, const Command& c) {
     PrintFlags(out, c.flags);
   }
   out << "\nGlobal flags: --addr HOST:PORT, --output text|json, --timeout "
-         "DURATION (see 'tokenauth --help').\n\n"
+         "DURATION, --tls, --ca-file FILE, --cert-file FILE, --key-file FILE, "
+         "--server-name NAME (see 'tokenauth --help').\n\n"
       << kExitCodesHelp;
 }
 
@@ -214,6 +231,54 @@ std::optional<std::string> ParseRest(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
+// The flag's value, else the environment variable's.
+std::string FlagOrEnv(const Invocation& inv, const std::string& flag,
+                      const char* env) {
+  if (inv.Has(flag)) return inv.Get(flag);
+  const char* value = std::getenv(env);
+  return value != nullptr ? value : "";
+}
+
+// Fills inv->channel_options and reads the files; an error message names the
+// flag and the variable.
+std::optional<std::string> ResolveTls(Invocation* inv) {
+  client::ChannelOptions& o = inv->channel_options;
+  const char* tls_env = std::getenv("TOKENAUTH_TLS");
+  const std::string tls = tls_env != nullptr ? tls_env : "";
+  if (!tls.empty() && tls != "0" && tls != "1" && tls != "false" &&
+      tls != "true") {
+    return "TOKENAUTH_TLS must be 1, 0, true or false";
+  }
+  o.tls = inv->Has("tls") || tls == "1" || tls == "true";
+  o.ca_file = FlagOrEnv(*inv, "ca-file", "TOKENAUTH_CA_FILE");
+  o.cert_file = FlagOrEnv(*inv, "cert-file", "TOKENAUTH_CERT_FILE");
+  o.key_file = FlagOrEnv(*inv, "key-file", "TOKENAUTH_KEY_FILE");
+  o.server_name = FlagOrEnv(*inv, "server-name", "TOKENAUTH_SERVER_NAME");
+  if (o.cert_file.empty() != o.key_file.empty()) {
+    return "--cert-file (TOKENAUTH_CERT_FILE) and --key-file "
+           "(TOKENAUTH_KEY_FILE) go together: a client certificate needs its "
+           "private key";
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      client::MakeChannelCredentials(o);
+  if (!credentials.ok()) {
+    // The library names its option first ("ca_file: ..."); say the flag.
+    absl::string_view message = credentials.status().message();
+    for (const auto& [option, flag] :
+         {std::pair<absl::string_view, absl::string_view>{
+              "ca_file:", "--ca-file (TOKENAUTH_CA_FILE):"},
+          {"cert_file:", "--cert-file (TOKENAUTH_CERT_FILE):"},
+          {"key_file:", "--key-file (TOKENAUTH_KEY_FILE):"}}) {
+      if (absl::ConsumePrefix(&message, option)) {
+        return absl::StrCat(flag, message);
+      }
+    }
+    return std::string(message);
+  }
+  inv->channel_credentials = *std::move(credentials);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string Invocation::Get(const std::string& flag) const {
@@ -261,7 +326,15 @@ std::string Invocation::Addr() const {
 }
 
 std::shared_ptr<grpc::Channel> Invocation::Channel() const {
-  return grpc::CreateChannel(Addr(), grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments arguments;
+  if (!channel_options.server_name.empty()) {
+    arguments.SetSslTargetNameOverride(channel_options.server_name);
+  }
+  return grpc::CreateCustomChannel(Addr(),
+                                   channel_credentials != nullptr
+                                       ? channel_credentials
+                                       : grpc::InsecureChannelCredentials(),
+                                   arguments);
 }
 
 std::unique_ptr<grpc::ClientContext> Invocation::AnonymousContext() const {
@@ -323,6 +396,13 @@ int Fail(const Invocation& inv, const grpc::Status& status) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       std::cerr << "tokenauth: is the server running at " << inv.Addr()
                 << "? (--addr, TOKENAUTH_ADDR)\n";
+      std::cerr << "tokenauth: "
+                << (inv.channel_options.UsesTls()
+                        ? "with TLS: does the server's certificate chain to "
+                          "--ca-file, and does the server want a client "
+                          "certificate (--cert-file, --key-file)?\n"
+                        : "without TLS: if the server serves TLS, add --tls "
+                          "or --ca-file\n");
       break;
     case grpc::StatusCode::UNAUTHENTICATED:
       if (inv.command->name != "login") {
@@ -478,6 +558,9 @@ int Run(int argc, char** argv) {
     }
   }
   inv.addr_flag = inv.Get("addr");
+  if (std::optional<std::string> error = ResolveTls(&inv)) {
+    return UsageError(inv, *error);
+  }
   return inv.command->run(inv);
 }
 

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "profile.h"
+#include "tokenauth/client/channel.h"
 
 namespace tokenauth::cli {
 
@@ -86,6 +87,11 @@ struct Invocation {
   Output output = Output::kText;
   absl::Duration timeout = absl::Seconds(10);
   std::string addr_flag;  // --addr, if given.
+  // TLS from --tls/--ca-file/--cert-file/--key-file/--server-name, else
+  // TOKENAUTH_TLS/_CA_FILE/_CERT_FILE/_KEY_FILE/_SERVER_NAME; plaintext when
+  // none is set. The files are read before the command runs.
+  client::ChannelOptions channel_options;
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
 
   bool Has(const std::string& flag) const { return flags.count(flag) > 0; }
   std::string Get(const std::string& flag) const;
@@ -98,6 +104,7 @@ struct Invocation {
   const Profile& LoadedProfile() const;
   // --addr, else TOKENAUTH_ADDR, else the saved login's, else the default.
   std::string Addr() const;
+  // A channel to Addr() with the TLS settings above.
   std::shared_ptr<grpc::Channel> Channel() const;
   // A context with the --timeout deadline and no credential.
   std::unique_ptr<grpc::ClientContext> AnonymousContext() const;
