@@ -93,6 +93,11 @@ bool DatabaseMonitor::CheckNow() {
   return status.ok();
 }
 
+bool DatabaseMonitor::database_up() const {
+  absl::MutexLock lock(&mu_);
+  return last_ok_;
+}
+
 void DatabaseMonitor::Run() {
   while (true) {
     {

@@ -53,6 +53,8 @@ class DatabaseMonitor {
 
   // One ping, reported to health; returns whether the database answered.
   bool CheckNow();
+  // Whether the last ping answered (false before the first one ends).
+  bool database_up() const;
 
  private:
   void Run();
@@ -60,7 +62,7 @@ class DatabaseMonitor {
   Store* const store_;
   HealthServiceImpl* const health_;
   const absl::Duration interval_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool last_ok_ ABSL_GUARDED_BY(mu_) = false;
   bool reported_ ABSL_GUARDED_BY(mu_) = false;

@@ -170,13 +170,18 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
           "database unavailable, not waiting for it (last health check: ",
           down_reason_, ")"));
     };
-    if (fail_fast && DownLocked(now)) return down_error();
+    if (fail_fast && DownLocked(now)) {
+      ++acquire_failures_;
+      return down_error();
+    }
+    if (!CanAcquireLocked()) ++acquire_waits_;
     const bool woken = mu_.AwaitWithTimeout(
         fail_fast
             ? absl::Condition(this, &ConnectionPool::CanAcquireOrDownLocked)
             : absl::Condition(this, &ConnectionPool::CanAcquireLocked),
         wait);
     if (!CanAcquireLocked()) {
+      ++acquire_failures_;
       if (woken && fail_fast) return down_error();
       return absl::UnavailableError(absl::StrCat(
           "no free database connection within ", absl::FormatDuration(wait),
@@ -190,7 +195,12 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
     }
     ++open_;  // Reserve the slot; connect without holding the lock.
   }
-  return OpenReserved();
+  absl::StatusOr<Lease> lease = OpenReserved();
+  if (!lease.ok()) {
+    absl::MutexLock lock(&mu_);
+    ++acquire_failures_;
+  }
+  return lease;
 }
 
 absl::StatusOr<std::optional<ConnectionPool::Lease>>
@@ -287,6 +297,17 @@ int ConnectionPool::open_connections() const {
 int ConnectionPool::idle_connections() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(idle_.size());
+}
+
+ConnectionPool::Stats ConnectionPool::stats() const {
+  absl::MutexLock lock(&mu_);
+  Stats stats;
+  stats.size = options_.pool_size;
+  stats.open = open_;
+  stats.idle = static_cast<int>(idle_.size());
+  stats.acquire_waits = acquire_waits_;
+  stats.acquire_failures = acquire_failures_;
+  return stats;
 }
 
 }  // namespace tokenauth

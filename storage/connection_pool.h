@@ -144,6 +144,19 @@ class ConnectionPool {
   // Connections waiting in the pool.
   int idle_connections() const;
 
+  // A consistent snapshot of the pool, for metrics.
+  struct Stats {
+    int size = 0;  // options.pool_size: connections at most.
+    int open = 0;  // As open_connections().
+    int idle = 0;  // As idle_connections().
+    // Acquire calls that found every connection leased and had to wait.
+    uint64_t acquire_waits = 0;
+    // Acquire calls that returned UNAVAILABLE (wait ran out, marked down,
+    // could not connect).
+    uint64_t acquire_failures = 0;
+  };
+  Stats stats() const;
+
  private:
   bool CanAcquireLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // CanAcquireLocked(), or the database was marked down (a waiting call
@@ -166,6 +179,8 @@ class ConnectionPool {
   // Set by MarkDown; cleared by MarkUp.
   std::optional<absl::Time> down_until_ ABSL_GUARDED_BY(mu_);
   std::string down_reason_ ABSL_GUARDED_BY(mu_);
+  uint64_t acquire_waits_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t acquire_failures_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tokenauth
