@@ -36,15 +36,28 @@
 #include "server/caller_auth.h"
 #include "server/health.h"
 #include "server/log.h"
+#include "server/metrics.h"
+#include "server/metrics_http.h"
 #include "server/parse_errors.h"
+#include "server/rpc_metrics.h"
 #include "server/services.h"
 #include "server/settings.h"
+#include "server/tls.h"
 #include "storage/mysql_store.h"
 
 using tokenauth::DurationSetting;
 
 ABSL_FLAG(std::string, tokenauth_listen, "127.0.0.1:50051",
-          "Address to serve gRPC on (host:port). Plaintext.");
+          "Address to serve gRPC on (host:port); TLS when "
+          "TOKENAUTH_TLS_CERT_FILE is set, else plaintext.");
+ABSL_FLAG(std::string, tokenauth_tls_cert_file, "",
+          "PEM server certificate (chain); with TOKENAUTH_TLS_KEY_FILE, "
+          "serve TLS.");
+ABSL_FLAG(std::string, tokenauth_tls_key_file, "",
+          "PEM private key of TOKENAUTH_TLS_CERT_FILE.");
+ABSL_FLAG(std::string, tokenauth_tls_client_ca_file, "",
+          "PEM CA certificates; when set, clients must present a certificate "
+          "signed by one of them (mTLS).");
 ABSL_FLAG(std::string, tokenauth_mysql_host, "127.0.0.1", "MySQL host.");
 ABSL_FLAG(int, tokenauth_mysql_port, 3306, "MySQL TCP port.");
 ABSL_FLAG(std::string, tokenauth_mysql_socket, "",
@@ -76,6 +89,9 @@ ABSL_FLAG(DurationSetting, tokenauth_health_check_interval,
 ABSL_FLAG(DurationSetting, tokenauth_drain_timeout,
           DurationSetting{absl::Seconds(10)},
           "On SIGINT/SIGTERM, how long in-flight calls may take to finish.");
+ABSL_FLAG(std::string, tokenauth_metrics_listen, "",
+          "Address (host:port) to serve Prometheus metrics on, plain HTTP "
+          "GET /metrics; empty = no metrics. E.g. 127.0.0.1:9464.");
 ABSL_FLAG(int, max_access_tokens_per_user, 50,
           "Usable tokens a user may hold at once; 0 = no limit.");
 ABSL_FLAG(DurationSetting, access_token_stale_period,
@@ -155,6 +171,61 @@ absl::Status MigrateWithRetry(MysqlStore& store, absl::Duration wait,
   }
 }
 
+// The metrics read at scrape time from the parts of the server
+// (docs/METRICS.md). All must outlive the registry's last Render().
+void RegisterServerMetrics(metrics::Registry* registry, const MysqlStore* store,
+                           const DatabaseMonitor* monitor,
+                           const AuthCache* cache) {
+  metrics::RegisterProcessMetrics(registry);
+  registry->AddCallbackGauge(
+      "tokenauth_db_up",
+      "1 if the last health ping of the database answered, else 0.", {},
+      [monitor] { return monitor->database_up() ? 1.0 : 0.0; });
+  registry->AddCallbackGauge(
+      "tokenauth_db_pool_size",
+      "Database connections the pool may open (TOKENAUTH_MYSQL_POOL_SIZE).", {},
+      [store] { return store->pool_stats().size; });
+  constexpr char kConnectionsHelp[] =
+      "Open database connections: in_use (leased to a call, or being "
+      "opened) or idle.";
+  registry->AddCallbackGauge("tokenauth_db_pool_connections", kConnectionsHelp,
+                             {{"state", "in_use"}},
+                             [store] { return store->pool_stats().in_use; });
+  registry->AddCallbackGauge("tokenauth_db_pool_connections", kConnectionsHelp,
+                             {{"state", "idle"}},
+                             [store] { return store->pool_stats().idle; });
+  registry->AddCallbackCounter(
+      "tokenauth_db_pool_acquire_waits_total",
+      "Calls that found every database connection in use and waited.", {},
+      [store] { return store->pool_stats().acquire_waits; });
+  registry->AddCallbackCounter(
+      "tokenauth_db_pool_acquire_failures_total",
+      "Calls that got no database connection (UNAVAILABLE).", {},
+      [store] { return store->pool_stats().acquire_failures; });
+  registry->AddCallbackCounter("tokenauth_auth_cache_hits_total",
+                               "Authenticate answers served from the cache.",
+                               {}, [cache] { return cache->Stats().hits; });
+  registry->AddCallbackCounter(
+      "tokenauth_auth_cache_misses_total",
+      "Authenticate lookups that were not in the cache.", {},
+      [cache] { return cache->Stats().misses; });
+  registry->AddCallbackCounter(
+      "tokenauth_auth_cache_evictions_total",
+      "Cache entries removed to stay within AUTH_CACHE_MAX_ENTRIES/BYTES.", {},
+      [cache] { return cache->Stats().evictions; });
+  registry->AddCallbackCounter(
+      "tokenauth_auth_cache_invalidations_total",
+      "Invalidations of a user's cache entries (a credential changed).", {},
+      [cache] { return cache->Stats().invalidations; });
+  registry->AddCallbackGauge("tokenauth_auth_cache_entries",
+                             "Entries in the Authenticate cache.", {},
+                             [cache] { return cache->Stats().entries; });
+  registry->AddCallbackGauge(
+      "tokenauth_auth_cache_bytes",
+      "Estimated memory of the Authenticate cache entries, in bytes.", {},
+      [cache] { return cache->Stats().bytes; });
+}
+
 int Serve() {
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
@@ -163,6 +234,11 @@ int Serve() {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  const TlsSettings tls{absl::GetFlag(FLAGS_tokenauth_tls_cert_file),
+                        absl::GetFlag(FLAGS_tokenauth_tls_key_file),
+                        absl::GetFlag(FLAGS_tokenauth_tls_client_ca_file)};
+  const std::shared_ptr<grpc::ServerCredentials> listen_credentials =
+      ValueOrDie(MakeServerCredentials(tls));
   const std::string prefix = absl::GetFlag(FLAGS_tokenauth_token_prefix);
   if (absl::Status s = TokenFormat::ValidatePrefix(prefix); !s.ok()) {
     Die(absl::StrCat("TOKENAUTH_TOKEN_PREFIX: ", s.message()));
@@ -328,6 +404,26 @@ int Serve() {
        "tokenauth.v1.AuditService"});
   DatabaseMonitor monitor(store.get(), &health, health_interval);
 
+  // Metrics are recorded only when they are served. Declared before the
+  // gRPC server, which uses them until it is destroyed.
+  const std::string metrics_listen =
+      absl::GetFlag(FLAGS_tokenauth_metrics_listen);
+  metrics::Registry metrics_registry;
+  std::unique_ptr<RpcMetrics> rpc_metrics;
+  if (!metrics_listen.empty()) {
+    rpc_metrics = std::make_unique<RpcMetrics>(
+        &metrics_registry,
+        std::vector<std::string>{v1::TokenService::service_full_name(),
+                                 v1::AuthService::service_full_name(),
+                                 v1::UserService::service_full_name(),
+                                 v1::SessionService::service_full_name(),
+                                 v1::AuditService::service_full_name(),
+                                 grpc::health::v1::Health::service_full_name(),
+                                 "grpc.reflection.v1alpha.ServerReflection"});
+    RegisterServerMetrics(&metrics_registry, store.get(), &monitor,
+                          &auth_cache);
+  }
+
   InstallProtobufLogCapture();
   // Hands each handler's deadline to the store (core/call_deadline.h).
   grpc::Server::SetGlobalCallbacks(new CallDeadlineCallbacks);  // gRPC owns it.
@@ -337,11 +433,14 @@ int Serve() {
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
+  if (rpc_metrics != nullptr) {  // Last: it records the status as sent.
+    interceptors.push_back(
+        std::make_unique<RpcMetricsInterceptorFactory>(rpc_metrics.get()));
+  }
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   const std::string listen = absl::GetFlag(FLAGS_tokenauth_listen);
   int bound_port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort(listen, listen_credentials, &bound_port);
   // gRPC's own limit on request metadata is 8 KiB; raise it so that our
   // credential parser sees an oversized header and answers UNAUTHENTICATED
   // saying so, instead of the transport's bare RESOURCE_EXHAUSTED.
@@ -359,7 +458,28 @@ int Serve() {
   if (server == nullptr || bound_port == 0) {
     Die(absl::StrCat("TOKENAUTH_LISTEN: cannot listen on ", listen));
   }
-  LogInfo("serving on ", listen, " (port ", bound_port, ")");
+  LogInfo("serving on ", listen, " (port ", bound_port, ", ",
+          !tls.enabled() ? "plaintext"
+          : tls.mutual() ? "TLS, client certificates required"
+                         : "TLS",
+          ")");
+  if (!tls.enabled() && !IsLoopbackListenAddress(listen)) {
+    LogWarning(PlaintextListenWarning(listen));
+  }
+  std::unique_ptr<MetricsHttpServer> metrics_http;
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(metrics_listen, &metrics_registry);
+    if (!started.ok()) {
+      LogError("TOKENAUTH_METRICS_LISTEN: ", started.status().message());
+      server->Shutdown();
+      server->Wait();
+      return 1;
+    }
+    metrics_http = *std::move(started);
+    LogInfo("metrics on ", metrics_listen, " (port ", metrics_http->port(),
+            ", http GET /metrics)");
+  }
 
   // The janitor runs on its own thread until shutdown.
   absl::Notification stop_janitor;
@@ -388,6 +508,7 @@ int Serve() {
   server->Shutdown(absl::ToChronoTime(
       absl::Now() + absl::GetFlag(FLAGS_tokenauth_drain_timeout).value));
   server->Wait();
+  if (metrics_http != nullptr) metrics_http->Stop();
   stop_janitor.Notify();
   if (janitor_thread.joinable()) janitor_thread.join();
   LogInfo("stopped");

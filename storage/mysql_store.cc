@@ -724,6 +724,17 @@ MysqlStore::MysqlStore(const MysqlOptions& options)
 
 MysqlStore::~MysqlStore() = default;
 
+MysqlStore::PoolStats MysqlStore::pool_stats() const {
+  const ConnectionPool::Stats pool = pool_->stats();
+  PoolStats stats;
+  stats.size = pool.size;
+  stats.in_use = pool.open - pool.idle;
+  stats.idle = pool.idle;
+  stats.acquire_waits = pool.acquire_waits;
+  stats.acquire_failures = pool.acquire_failures;
+  return stats;
+}
+
 absl::Status MysqlStore::Migrate() {
   absl::StatusOr<std::unique_ptr<sql::Connection>> connection =
       OpenMysqlConnection(options_, kMigrationIoTimeout);

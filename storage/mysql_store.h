@@ -68,6 +68,16 @@ class MysqlStore : public Store {
   // of its own, with I/O timeouts long enough for slow schema changes.
   absl::Status Migrate();
 
+  // The connection pool's numbers, for metrics (a consistent snapshot).
+  struct PoolStats {
+    int size = 0;                   // MysqlOptions::pool_size.
+    int in_use = 0;                 // Leased, or being opened for a caller.
+    int idle = 0;                   // Open and waiting in the pool.
+    uint64_t acquire_waits = 0;     // Calls that found the pool exhausted.
+    uint64_t acquire_failures = 0;  // Calls that got no connection.
+  };
+  PoolStats pool_stats() const;
+
   // Store:
   // The health probe. Runs SELECT 1 on a connection of its own, outside the
   // pool (so a pool full of stuck calls cannot delay it), with connect and

@@ -10,6 +10,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "notes/notes_server.h"
+#include "tests/secret_recorder.h"
 #include "tests/server_harness.h"
 #include "tokenauth/client/call_credentials.h"
 #include "tokenauth/client/validator.h"
@@ -34,8 +35,9 @@ class NotesExampleTest : public ::testing::Test {
     EXPECT_TRUE(server_->RevokeToken(alice, revoked.token().id()).ok());
     revoked_token_ = new std::string(revoked.value());
 
-    auto validator = std::make_shared<client::Validator>(grpc::CreateChannel(
-        server_->address(), grpc::InsecureChannelCredentials()));
+    // Recorded like the harness's own channel (tests/secret_recorder.h).
+    auto validator = std::make_shared<client::Validator>(
+        NewRecordingChannel(server_->address()));
     service_ = new notes::NotesService();
     int port = 0;
     backend_ =

@@ -16,15 +16,18 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/call_credentials.h"
 #include "gtest/gtest.h"
+#include "tests/secret_recorder.h"
 
 #ifndef TOKENAUTH_SERVER_BINARY
 #error "TOKENAUTH_SERVER_BINARY must name the tokenauth-server binary"
@@ -79,15 +82,17 @@ int PickFreePort(std::string* error) {
 
 // A channel with its own connection, closed when the channel goes away, that
 // retries connecting quickly: the server is starting up while we poll it, and
-// the default backoff would add seconds to every start.
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
+// the default backoff would add seconds to every start. Every call on it is
+// recorded for the after-suite secret scan (tests/secret_recorder.h).
+std::shared_ptr<grpc::Channel> NewChannel(
+    const std::string& address,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  return NewRecordingChannel(address, credentials, args);
 }
 
 // Settings the test environment must not leak into the server.
@@ -140,15 +145,22 @@ ServerHarness::ServerHarness(Options options) : options_(std::move(options)) {
     mysql_ = database_->options();
   }
 
-  std::string dir_template =
-      absl::StrCat(::testing::TempDir(), "tokenauth_e2e_XXXXXX");
-  if (mkdtemp(dir_template.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp " << dir_template << ": " << std::strerror(errno);
-    return;
+  // In a ctest run the output goes to the run directory, where the secret
+  // scan reads it after the suite (and the next run clears it); otherwise to
+  // a temporary directory of this server's own.
+  std::tie(stdout_path_, stderr_path_) = NewServerLogPaths();
+  if (stdout_path_.empty()) {
+    std::string dir_template =
+        absl::StrCat(::testing::TempDir(), "tokenauth_e2e_XXXXXX");
+    if (mkdtemp(dir_template.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp " << dir_template << ": "
+                    << std::strerror(errno);
+      return;
+    }
+    dir_ = dir_template;
+    stdout_path_ = absl::StrCat(dir_, "/server.stdout");
+    stderr_path_ = absl::StrCat(dir_, "/server.stderr");
   }
-  dir_ = dir_template;
-  stdout_path_ = absl::StrCat(dir_, "/server.stdout");
-  stderr_path_ = absl::StrCat(dir_, "/server.stderr");
 
   const MysqlOptions& mysql = mysql_;
   std::map<std::string, std::string> env;
@@ -166,6 +178,7 @@ ServerHarness::ServerHarness(Options options) : options_(std::move(options)) {
   if (options_.bootstrap_admin) env["TOKENAUTH_BOOTSTRAP_ADMIN"] = "admin";
   if (options_.bootstrap_password) {
     admin_password_ = RandomPassword();
+    RecordSecrets({{std::string(kSecretPassword), admin_password_}});
     env["TOKENAUTH_BOOTSTRAP_PASSWORD"] = admin_password_;
   }
   for (const auto& [name, value] : options_.env) env[name] = value;
@@ -183,7 +196,7 @@ ServerHarness::ServerHarness(Options options) : options_(std::move(options)) {
     if (pid_ > 0 || !absl::StrContains(Stderr(), "cannot listen")) break;
   }
   ADD_FAILURE() << "tokenauth-server did not start: " << error
-                << "\n--- server output (" << dir_ << ") ---\n"
+                << "\n--- server output (" << stdout_path_ << ", .stderr) ---\n"
                 << LogTail();
   if (pid_ > 0) {
     kill(pid_, SIGKILL);
@@ -197,6 +210,10 @@ ServerHarness::ServerHarness(Options options) : options_(std::move(options)) {
 ServerHarness::~ServerHarness() {
   if (pid_ > 0 && !exit_code_.has_value()) Stop();
   channel_.reset();
+  if (dir_.empty() && !stdout_path_.empty() && ::testing::Test::HasFailure()) {
+    std::fprintf(stderr, "[server harness] server output in %s and .stderr\n",
+                 stdout_path_.c_str());
+  }
   if (!dir_.empty()) {
     if (::testing::Test::HasFailure() ||
         std::getenv("TOKENAUTH_E2E_KEEP_LOGS") != nullptr) {
@@ -228,7 +245,8 @@ bool ServerHarness::Spawn(const std::map<std::string, std::string>& settings,
   for (const auto& [name, value] : settings) {
     env_strings.push_back(absl::StrCat(name, "=", value));
   }
-  env_strings.push_back(absl::StrCat("TOKENAUTH_LISTEN=", address_));
+  env_strings.push_back(
+      absl::StrCat("TOKENAUTH_LISTEN=", options_.listen_host, ":", port));
   std::vector<char*> envp;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -241,8 +259,8 @@ bool ServerHarness::Spawn(const std::map<std::string, std::string>& settings,
                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   const int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (out < 0 || err < 0 || in < 0) {
-    *error = absl::StrCat("cannot open log files in ", dir_, ": ",
-                          std::strerror(errno));
+    *error = absl::StrCat("cannot open log files ", stdout_path_, ", ",
+                          stderr_path_, ": ", std::strerror(errno));
     for (int fd : {out, err, in}) {
       if (fd >= 0) close(fd);
     }
@@ -279,7 +297,7 @@ bool ServerHarness::Spawn(const std::map<std::string, std::string>& settings,
   }
   pid_ = pid;
   exit_code_.reset();
-  channel_ = NewChannel(address_);
+  channel_ = NewChannel(address_, options_.channel_credentials);
   return true;
 }
 
@@ -397,7 +415,7 @@ void ServerHarness::Kill() {
 std::shared_ptr<grpc::Channel> ServerHarness::channel() const {
   if (channel_ != nullptr) return channel_;
   // Stopped: a fresh channel, so that calls fail cleanly (UNAVAILABLE).
-  return NewChannel(address_);
+  return NewChannel(address_, options_.channel_credentials);
 }
 
 std::unique_ptr<v1::TokenService::Stub> ServerHarness::TokenStub() const {
@@ -430,6 +448,31 @@ std::string ServerHarness::LogTail(int lines) const {
                           ? all.size() - static_cast<size_t>(lines)
                           : 0;
   return absl::StrJoin(all.begin() + from, all.end(), "\n");
+}
+
+int ServerHarness::MetricsPort(absl::Duration wait) const {
+  const std::string kLine = "metrics on ";
+  const std::string kPort = "(port ";
+  const absl::Time give_up = absl::Now() + wait;
+  while (true) {
+    const std::string log = Stderr();
+    if (size_t at = log.find(kLine); at != std::string::npos) {
+      at = log.find(kPort, at);
+      int port = 0;
+      if (at != std::string::npos) {
+        at += kPort.size();
+        const size_t end = log.find_first_not_of("0123456789", at);
+        if (absl::SimpleAtoi(log.substr(at, end - at), &port) && port > 0) {
+          return port;
+        }
+      }
+    }
+    if (absl::Now() >= give_up) break;
+    absl::SleepFor(absl::Milliseconds(10));  // Polled: the line is coming.
+  }
+  ADD_FAILURE() << "no \"metrics on ... (port N\" line in the server log:\n"
+                << LogTail();
+  return 0;
 }
 
 std::unique_ptr<grpc::ClientContext> ServerHarness::Context(

@@ -15,7 +15,10 @@
 // temporary directory; Stdout(), Stderr() and Log() read them, also after the
 // server stopped, so tests can scan everything it printed. The directory is
 // removed at destruction unless the test failed or TOKENAUTH_E2E_KEEP_LOGS is
-// set in the environment.
+// set in the environment. Under ctest (TOKENAUTH_TEST_RUN_DIR set) the files
+// are in the run directory instead and kept for the after-suite secret scan,
+// and every channel the harness makes records the secrets and errors of its
+// calls (tests/secret_recorder.h).
 //
 // Ownership: a harness owns its child process and, unless it was given one,
 // its ScopedTestDatabase; the database outlives the process. Failures while
@@ -76,6 +79,12 @@ class ServerHarness {
     std::optional<MysqlOptions> mysql;
     // How long to wait for Health/Check to answer SERVING.
     absl::Duration start_timeout = absl::Seconds(30);
+    // Credentials of channel() (every stub and helper, and the start-up
+    // health check); null: plaintext. Set them when `env` turns on TLS.
+    std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
+    // The server listens on <listen_host>:<port> (e.g. "0.0.0.0"); the
+    // harness connects to 127.0.0.1:<port> whatever it is.
+    std::string listen_host = "127.0.0.1";
   };
 
   ServerHarness();  // Default options.
@@ -118,6 +127,11 @@ class ServerHarness {
   std::string Log() const;
   // The last `lines` lines of Log(), for failure messages.
   std::string LogTail(int lines = 40) const;
+  // The port of the metrics endpoint (TOKENAUTH_METRICS_LISTEN, e.g.
+  // "127.0.0.1:0" in Options::env), from the server's "metrics on ... (port
+  // N, ...)" log line, which follows "serving on": waits up to `wait` for
+  // it; 0 (and a failure) if it does not appear.
+  int MetricsPort(absl::Duration wait = absl::Seconds(10)) const;
 
   // A ClientContext with a 10 s deadline and `caller`'s credential.
   static std::unique_ptr<grpc::ClientContext> Context(const Caller& caller);

@@ -40,6 +40,7 @@ TA_DEBIAN_PACKAGES=(
   libsodium-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   grpc-proto nghttp2-client python3 python3-grpcio python3-protobuf
   nodejs npm openssl ca-certificates procps clang libclang-rt-14-dev
+  libcpp-httplib-dev galera-4 mariadb-backup
 )
 
 # --- output -----------------------------------------------------------------

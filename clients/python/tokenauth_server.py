@@ -28,6 +28,8 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import run_record
+
 # Settings of the test's own environment that must not leak into the server.
 _SERVER_SETTING_PREFIXES = ("TOKENAUTH_", "MAX_ACCESS_TOKENS", "ACCESS_TOKEN_",
                             "LOGIN_", "SESSION_")
@@ -63,6 +65,12 @@ class TokenauthServer:
         self.process = None
         self.exit_code = None
         self.dir = tempfile.mkdtemp(prefix="tokenauth_py_")
+        # Under ctest the server's output goes to the run directory, where the
+        # after-suite secret scan reads it (clients/python/run_record.py).
+        self.log_paths = (run_record.server_log_paths(os.path.basename(self.dir)) or
+                          (os.path.join(self.dir, "server.stdout"),
+                           os.path.join(self.dir, "server.stderr")))
+        run_record.record_secrets([("password", self.admin_password)])
         self._channels = []
 
     # --- set-up -------------------------------------------------------------
@@ -137,8 +145,8 @@ class TokenauthServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         for _attempt in range(3):
             self.address = f"127.0.0.1:{_free_loopback_port()}"
-            with open(os.path.join(self.dir, "server.stdout"), "ab") as out, \
-                    open(os.path.join(self.dir, "server.stderr"), "ab") as err:
+            with open(self.log_paths[0], "ab") as out, \
+                    open(self.log_paths[1], "ab") as err:
                 self.process = subprocess.Popen(
                     [self.binary], env=self._server_env(), stdin=subprocess.DEVNULL,
                     stdout=out, stderr=err)
@@ -151,7 +159,8 @@ class TokenauthServer:
                 break
         self._kill()
         raise TestSetupError(f"tokenauth-server did not start: {error}\n"
-                             f"--- server output ({self.dir}) ---\n{self.log_tail()}")
+                             f"--- server output ({self.log_paths[0]}, .stderr) ---\n"
+                             f"{self.log_tail()}")
 
     def _wait_serving(self, deadline):
         """None once Health/Check says SERVING, else why not."""
@@ -182,15 +191,17 @@ class TokenauthServer:
     # --- use ----------------------------------------------------------------
 
     def channel(self):
-        channel = grpc.insecure_channel(self.address)
+        """A channel whose every call is recorded for the secret scan."""
+        channel = grpc.intercept_channel(grpc.insecure_channel(self.address),
+                                         run_record.Interceptor())
         self._channels.append(channel)
         return channel
 
     def log_tail(self, lines=40):
         text = ""
-        for name in ("server.stdout", "server.stderr"):
+        for path in self.log_paths:
             try:
-                with open(os.path.join(self.dir, name), encoding="utf-8",
+                with open(path, encoding="utf-8",
                           errors="replace") as f:
                     text += "".join(f.readlines()[-lines:])
             except OSError:
