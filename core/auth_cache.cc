@@ -117,7 +117,8 @@ std::atomic<uint64_t>& AuthCache::StripeOf(int64_t user_id) const {
   return invalidated_[(h >> 32) % kStripes];
 }
 
-std::optional<AuthResult> AuthCache::Lookup(const Key& key, absl::Time now) {
+std::optional<AuthResult> AuthCache::Lookup(const Key& key, absl::Time now,
+                                            bool* refresh) {
   if (!enabled()) return std::nullopt;
   Shard& shard = ShardOf(key);
   {
@@ -129,6 +130,10 @@ std::optional<AuthResult> AuthCache::Lookup(const Key& key, absl::Time now) {
           entry.ticket >= StripeOf(entry.result.principal.user_id)
                               .load(std::memory_order_acquire)) {
         hits_.fetch_add(1, std::memory_order_relaxed);
+        if (refresh != nullptr && now >= entry.refresh_from &&
+            !entry.refreshing.exchange(true, std::memory_order_acq_rel)) {
+          *refresh = true;
+        }
         return entry.result;
       }
     }
@@ -159,6 +164,7 @@ void AuthCache::Insert(const Key& key, const AuthResult& result,
   StripForCache(entry->result);
   entry->ticket = ticket;
   entry->valid_until = valid_until;
+  entry->refresh_from = valid_until - options_.max_age / 4;
   entry->bytes = BytesOf<Entry, Key>(entry->result);
   const size_t bytes = entry->bytes;
   const size_t max_entries =
@@ -183,6 +189,14 @@ void AuthCache::Insert(const Key& key, const AuthResult& result,
   shard.bytes += bytes;
   insertions_.fetch_add(1, std::memory_order_relaxed);
   if (evicted > 0) evictions_.fetch_add(evicted, std::memory_order_relaxed);
+}
+
+void AuthCache::Erase(const Key& key) {
+  Shard& shard = ShardOf(key);
+  absl::MutexLock lock(&shard.mu);
+  if (auto it = shard.entries.find(key); it != shard.entries.end()) {
+    EraseLocked(shard, *it->second, key);
+  }
 }
 
 void AuthCache::InvalidateUser(int64_t user_id) {

@@ -52,6 +52,11 @@ struct AuthCacheOptions {
   size_t max_bytes = size_t{64} << 20;
   // REVOCATION_PROPAGATION_BOUND: the oldest answer ever used.
   absl::Duration max_age = absl::Seconds(1);
+  // Refresh ahead: a hit in the last quarter of an entry's life asks its
+  // caller (one caller per entry) to re-read it in the background, so that a
+  // credential in steady use never waits for the store. Threads doing that
+  // in the Authenticator; 0 = no refresh ahead (entries just expire).
+  int refresh_threads = 2;
 };
 
 struct AuthCacheStats {
@@ -85,8 +90,15 @@ class AuthCache {
   // Take one before reading the store; pass it to Insert.
   uint64_t Ticket() const;
 
-  // The cached resolution of `key`, if one is usable at `now`.
-  std::optional<AuthResult> Lookup(const Key& key, absl::Time now);
+  // The cached resolution of `key`, if one is usable at `now`. When
+  // `refresh` is not null and the entry is in the last quarter of its life,
+  // sets *refresh to true for exactly one caller, who should re-read the
+  // credential and Insert (or Erase) it.
+  std::optional<AuthResult> Lookup(const Key& key, absl::Time now,
+                                   bool* refresh = nullptr);
+
+  // Drops `key`'s entry, if any (a refresh found the credential refused).
+  void Erase(const Key& key);
 
   // Caches `result` (whose principal names the user it belongs to), read
   // from the store starting at `read_start` under `ticket`, until
@@ -109,6 +121,8 @@ class AuthCache {
     AuthResult result;
     uint64_t ticket = 0;
     absl::Time valid_until;
+    absl::Time refresh_from;                      // valid_until - max_age / 4.
+    mutable std::atomic<bool> refreshing{false};  // Asked a caller to refresh.
     size_t bytes = 0;
     std::list<Key>::iterator age;  // Position in Shard::oldest_first.
   };

@@ -1,11 +1,15 @@
 #include "core/authenticator.h"
 
 #include <algorithm>
+#include <deque>
+#include <functional>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "core/duration.h"
 #include "core/errors.h"
 #include "core/status_macros.h"
@@ -35,6 +39,60 @@ absl::StatusOr<User> LoadActiveUser(Store& store, int64_t user_id) {
 
 }  // namespace
 
+// A few threads running refreshes from a bounded queue; work that does not
+// fit is dropped (the entry then simply expires). Destruction drops what is
+// still queued and waits for the refreshes in progress.
+class Authenticator::Refresher {
+ public:
+  static constexpr size_t kMaxQueued = 10000;
+
+  explicit Refresher(int threads) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] { Run(); });
+    }
+  }
+  ~Refresher() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    for (std::thread& t : threads_) t.join();
+  }
+
+  bool Submit(std::function<void()> work) {
+    absl::MutexLock lock(&mu_);
+    if (stop_ || queue_.size() >= kMaxQueued) return false;
+    queue_.push_back(std::move(work));
+    return true;
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      std::function<void()> work;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](Refresher* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+              return r->stop_ || !r->queue_.empty();
+            },
+            this));
+        if (stop_) return;
+        work = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      work();
+    }
+  }
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+Authenticator::~Authenticator() = default;
+
 Authenticator::Authenticator(Store* store, Clock* clock,
                              const TokenFormat* format,
                              const PasswordHasher* hasher, AuthPolicy policy,
@@ -47,7 +105,11 @@ Authenticator::Authenticator(Store* store, Clock* clock,
       policy_(std::move(policy)),
       uses_(uses),
       audit_(audit),
-      cache_(cache != nullptr && cache->enabled() ? cache : nullptr) {}
+      cache_(cache != nullptr && cache->enabled() ? cache : nullptr) {
+  if (cache_ != nullptr && cache_->options().refresh_threads > 0) {
+    refresher_ = std::make_unique<Refresher>(cache_->options().refresh_threads);
+  }
+}
 
 void Authenticator::ForgetUser(int64_t user_id) const {
   if (cache_ != nullptr) cache_->InvalidateUser(user_id);
@@ -178,7 +240,17 @@ absl::StatusOr<AuthResult> Authenticator::ResolveCached(
   }
   const absl::Time now = clock_->Now();
   if (cache_use == CacheUse::kAllow) {
-    if (std::optional<AuthResult> hit = cache_->Lookup(key, now)) {
+    // Basic is not refreshed ahead: each refresh would cost a password hash.
+    bool refresh = false;
+    const bool refreshable =
+        refresher_ != nullptr &&
+        !std::holds_alternative<BasicCredential>(credential);
+    if (std::optional<AuthResult> hit =
+            cache_->Lookup(key, now, refreshable ? &refresh : nullptr)) {
+      if (refresh) {
+        refresher_->Submit(
+            [this, key, credential] { Refresh(key, credential); });
+      }
       *subject = hit->principal.user_id;
       return *std::move(hit);
     }
@@ -189,6 +261,25 @@ absl::StatusOr<AuthResult> Authenticator::ResolveCached(
   ASSIGN_OR_RETURN(AuthResult result, resolve());
   cache_->Insert(key, result, ticket, now, ExpiryOf(result));
   return result;
+}
+
+void Authenticator::Refresh(const AuthCache::Key& key,
+                            const Credential& credential) const {
+  const absl::Time now = clock_->Now();
+  const uint64_t ticket = cache_->Ticket();
+  int64_t subject = 0;
+  absl::StatusOr<AuthResult> result =
+      std::holds_alternative<TokenCredential>(credential)
+          ? Resolve(std::get<TokenCredential>(credential), &subject,
+                    /*detect_reuse=*/false)
+          : Resolve(std::get<SessionCredential>(credential), &subject);
+  if (result.ok()) {
+    cache_->Insert(key, *result, ticket, now, ExpiryOf(*result));
+  } else if (absl::IsUnauthenticated(result.status()) ||
+             absl::IsPermissionDenied(result.status())) {
+    cache_->Erase(key);  // Refused now: stop answering from the cache.
+  }
+  // Anything else (the store is down): the entry expires by itself.
 }
 
 absl::Time Authenticator::ExpiryOf(const AuthResult& result) const {
@@ -208,22 +299,28 @@ absl::Time Authenticator::ExpiryOf(const AuthResult& result) const {
 }
 
 absl::StatusOr<AuthResult> Authenticator::Resolve(
-    const TokenCredential& credential, int64_t* subject) const {
+    const TokenCredential& credential, int64_t* subject,
+    bool detect_reuse) const {
   // Format and checksum first: a mistyped or forged value costs no query.
   ASSIGN_OR_RETURN(std::string public_id, format_->Parse(credential.value));
-  absl::StatusOr<TokenRecord> token = store_->GetToken(public_id);
+  // The token and its owner in one read.
+  absl::StatusOr<std::pair<TokenRecord, User>> found =
+      store_->GetTokenAndOwner(public_id);
   // The same status whether the id or the secret is wrong.
   const absl::Status unknown = WithReason(
       absl::UnauthenticatedError("token: unknown"), reasons::kTokenUnknown);
-  if (absl::IsNotFound(token.status())) return unknown;
-  RETURN_IF_ERROR(token.status());
+  if (absl::IsNotFound(found.status())) return unknown;
+  RETURN_IF_ERROR(found.status());
+  std::optional<TokenRecord> token = std::move(found->first);
+  const User& owner = found->second;
   if (!TokenFormat::HashesEqual(token->value_hash,
                                 TokenFormat::Hash(credential.value))) {
     return unknown;
   }
   *subject = token->user_id;
   const absl::Time now = clock_->Now();
-  if (token->revoke_time.has_value() && token->rotated_to.has_value()) {
+  if (token->revoke_time.has_value() && token->rotated_to.has_value() &&
+      detect_reuse) {
     // A rotated-out value came back: it may have leaked, so its whole
     // family goes (GitLab's reuse detection).
     absl::StatusOr<int> revoked =
@@ -271,9 +368,13 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
            {"stale_period_seconds",
             absl::StrCat(absl::ToInt64Seconds(policy_.tokens.stale_period))}});
   }
-  ASSIGN_OR_RETURN(User user, LoadActiveUser(*store_, token->user_id));
+  if (owner.disabled) {
+    return WithReason(
+        absl::UnauthenticatedError("credential: the user is disabled"),
+        reasons::kAccountDisabled);
+  }
   AuthResult result;
-  result.principal = PrincipalOf(user);
+  result.principal = PrincipalOf(owner);
   result.kind = CredentialKind::kAccessToken;
   result.token = *std::move(token);
   return result;

@@ -16,6 +16,7 @@
 #ifndef TOKENAUTH_CORE_AUTHENTICATOR_H_
 #define TOKENAUTH_CORE_AUTHENTICATOR_H_
 
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -69,6 +70,8 @@ class Authenticator {
                 const PasswordHasher* hasher, AuthPolicy policy,
                 TokenUseSink* uses = nullptr, const AuditLog* audit = nullptr,
                 AuthCache* cache = nullptr);
+  // Stops the cache's refresh threads (waiting for a refresh in progress).
+  ~Authenticator();
 
   // Resolves `credential` and checks it permits `operation` with every scope
   // in `required_scopes`. UNAUTHENTICATED: the credential does not resolve
@@ -102,8 +105,16 @@ class Authenticator {
                                            int64_t* subject) const;
   // When a resolved credential stops working by itself (expiry, idleness).
   absl::Time ExpiryOf(const AuthResult& result) const;
+  // Re-reads a token or session the cache asked to refresh (on a refresh
+  // thread) and stores the answer, or drops the entry if it is refused.
+  void Refresh(const AuthCache::Key& key, const Credential& credential) const;
+
+  class Refresher;
+  // `detect_reuse` false: a rotated-out token is refused without revoking
+  // its family (a refresh re-reads a value presented before the rotation).
   absl::StatusOr<AuthResult> Resolve(const TokenCredential& credential,
-                                     int64_t* subject) const;
+                                     int64_t* subject,
+                                     bool detect_reuse = true) const;
   absl::StatusOr<AuthResult> Resolve(const BasicCredential& credential,
                                      int64_t* subject) const;
   absl::StatusOr<AuthResult> Resolve(const SessionCredential& credential,
@@ -117,6 +128,8 @@ class Authenticator {
   TokenUseSink* const uses_;
   const AuditLog* const audit_;
   AuthCache* const cache_;
+  // Last: destroyed first, so no refresh outlives what it uses.
+  std::unique_ptr<Refresher> refresher_;
 };
 
 // True if `s` has the length and alphabet of a session ID or CSRF token.

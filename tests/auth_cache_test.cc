@@ -132,5 +132,28 @@ TEST(AuthCacheTest, TheCallersPeerIsNotKept) {
   EXPECT_EQ(cache.Lookup(key, kT0)->peer, "");
 }
 
+TEST(AuthCacheTest, OneCallerIsAskedToRefreshInTheLastQuarter) {
+  AuthCache cache(Options());  // max_age 1s: refresh from 750ms.
+  const AuthCache::Key key = cache.KeyOfToken("a");
+  cache.Insert(key, ResultFor(1), cache.Ticket(), kT0, absl::InfiniteFuture());
+  bool refresh = false;
+  ASSERT_TRUE(cache.Lookup(key, kT0 + absl::Milliseconds(749), &refresh));
+  EXPECT_FALSE(refresh);
+  ASSERT_TRUE(cache.Lookup(key, kT0 + absl::Milliseconds(750), &refresh));
+  EXPECT_TRUE(refresh);
+  refresh = false;
+  ASSERT_TRUE(cache.Lookup(key, kT0 + absl::Milliseconds(800), &refresh));
+  EXPECT_FALSE(refresh) << "asked twice";
+  // The refreshed entry starts a new life, and may be refreshed again.
+  cache.Insert(key, ResultFor(1), cache.Ticket(), kT0 + absl::Milliseconds(800),
+               absl::InfiniteFuture());
+  ASSERT_TRUE(cache.Lookup(key, kT0 + absl::Milliseconds(1549), &refresh));
+  EXPECT_FALSE(refresh);
+  ASSERT_TRUE(cache.Lookup(key, kT0 + absl::Milliseconds(1550), &refresh));
+  EXPECT_TRUE(refresh);
+  cache.Erase(key);
+  EXPECT_FALSE(cache.Lookup(key, kT0 + absl::Milliseconds(1600)).has_value());
+}
+
 }  // namespace
 }  // namespace tokenauth

@@ -1,6 +1,8 @@
 // The Authenticator with an AuthCache, against the real MariaDB: what a hit
 // saves, what it must still check, and when a change is seen — at once on
 // this process, within REVOCATION_PROPAGATION_BOUND through another one.
+#include <functional>
+
 #include "core/authenticator.h"
 #include "tests/core_fixture.h"
 
@@ -14,6 +16,7 @@ class AuthenticatorCacheTest : public CoreFixture {
   void SetUp() override {
     AuthCacheOptions options;
     options.max_age = kBound;
+    options.refresh_threads = 0;  // Deterministic; see RefreshAheadTest.
     EnableCache(options);
   }
 
@@ -172,6 +175,84 @@ TEST_F(AuthenticatorCacheTest, AMalformedTokenNeverReachesTheCache) {
   const AuthCacheStats before = cache_->Stats();
   EXPECT_EQ(Token(changed).status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(cache_->Stats().misses, before.misses);
+}
+
+// Refresh ahead: a hit in the last quarter of an entry's life re-reads it on
+// a background thread, so a credential in steady use never waits.
+class RefreshAheadTest : public AuthenticatorCacheTest {
+ protected:
+  void SetUp() override {
+    AuthCacheOptions options;
+    options.max_age = kBound;
+    options.refresh_threads = 1;
+    EnableCache(options);
+  }
+
+  // Waits (bounded, on the real clock) until `done` holds.
+  static bool Eventually(const std::function<bool()>& done) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (!done()) {
+      if (absl::Now() > give_up) return false;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return true;
+  }
+};
+
+TEST_F(RefreshAheadTest, ASteadilyUsedTokenIsRefreshedBeforeItExpires) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value).ok());  // Read at t0.
+  EXPECT_EQ(cache_->Stats().insertions, 1u);
+  // Early in the entry's life: a plain hit.
+  clock_.Advance(kBound / 2);
+  ASSERT_TRUE(Token(t.value).ok());
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(cache_->Stats().insertions, 1u);
+  // In its last quarter: still a hit, and one background re-read.
+  clock_.Advance(kBound * 3 / 10);
+  ASSERT_TRUE(Token(t.value).ok());
+  ASSERT_TRUE(Token(t.value).ok());
+  ASSERT_TRUE(Eventually([&] { return cache_->Stats().insertions == 2; }));
+  // Past the first read's bound, the refreshed entry answers: no store call.
+  clock_.Advance(kBound * 3 / 10);
+  const int before = store_.calls();
+  ASSERT_TRUE(Token(t.value).ok());
+  EXPECT_EQ(store_.calls(), before);
+  EXPECT_EQ(cache_->Stats().misses, 1u);
+}
+
+TEST_F(RefreshAheadTest, ARefreshThatFindsTheTokenRevokedDropsIt) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value).ok());
+  // Revoked through another replica: this one is not told.
+  AuthCache other_cache(cache_->options());
+  TokenManager other(&store_, &clock_, &random_, &format_, policy_.tokens,
+                     &audit_, &other_cache);
+  ASSERT_TRUE(other.Revoke(alice, t.token.public_id).ok());
+  clock_.Advance(kBound * 8 / 10);
+  ASSERT_TRUE(Token(t.value).ok());  // From the cache; starts a refresh.
+  ASSERT_TRUE(Eventually([&] { return cache_->Stats().entries == 0; }));
+  EXPECT_EQ(Token(t.value).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(RefreshAheadTest, ARefreshOfARotatedOutValueIsNotReuse) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value).ok());
+  // A use from the cache that raced with a rotation on another replica must
+  // not count as reuse: the successor keeps working.
+  AuthCache other_cache(cache_->options());
+  TokenManager other(&store_, &clock_, &random_, &format_, policy_.tokens,
+                     &audit_, &other_cache);
+  absl::StatusOr<TokenManager::Rotated> rotated =
+      other.Rotate(alice, t.token.public_id, {}, "");
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  clock_.Advance(kBound * 8 / 10);
+  ASSERT_TRUE(Token(t.value).ok());
+  ASSERT_TRUE(Eventually([&] { return cache_->Stats().entries == 0; }));
+  EXPECT_TRUE(Token(rotated->value).ok());
 }
 
 }  // namespace
