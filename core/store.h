@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -170,6 +171,17 @@ class Store {
       const IdempotencyKey* key) = 0;
   // Any stored token, usable or not. NOT_FOUND if absent.
   virtual absl::StatusOr<TokenRecord> GetToken(absl::string_view public_id) = 0;
+  // A token and its owner, for the Authenticator's lookup. NOT_FOUND if
+  // either is absent. This default makes two calls; a store may answer in
+  // one round trip.
+  virtual absl::StatusOr<std::pair<TokenRecord, User>> GetTokenAndOwner(
+      absl::string_view public_id) {
+    absl::StatusOr<TokenRecord> token = GetToken(public_id);
+    if (!token.ok()) return token.status();
+    absl::StatusOr<User> user = GetUserById(token->user_id);
+    if (!user.ok()) return user.status();
+    return std::make_pair(*std::move(token), *std::move(user));
+  }
   // Newest first (row_id descending).
   virtual absl::StatusOr<std::vector<TokenRecord>> ListTokens(
       const TokenListQuery& query) = 0;

@@ -298,17 +298,29 @@ int AccessToColumn(Access access) {
   return access == Access::kReadWrite ? kAccessReadWrite : kAccessReadOnly;
 }
 
-User ReadUser(const sql::ResultSet& rows) {
+// Reads kUserColumns starting at column `first`.
+User ReadUser(const sql::ResultSet& rows, int first = 1) {
   User user;
-  user.id = rows.getInt64(1);
-  user.username = rows.getString(2).asStdString();
-  user.password_hash = rows.getString(3).asStdString();
-  user.admin = rows.getBoolean(4);
-  user.disabled = rows.getBoolean(5);
-  user.create_time = absl::FromUnixMicros(rows.getInt64(6));
-  user.update_time = absl::FromUnixMicros(rows.getInt64(7));
+  user.id = rows.getInt64(first);
+  user.username = rows.getString(first + 1).asStdString();
+  user.password_hash = rows.getString(first + 2).asStdString();
+  user.admin = rows.getBoolean(first + 3);
+  user.disabled = rows.getBoolean(first + 4);
+  user.create_time = absl::FromUnixMicros(rows.getInt64(first + 5));
+  user.update_time = absl::FromUnixMicros(rows.getInt64(first + 6));
   return user;
 }
+
+// "a, b" -> "t.a, t.b".
+std::string Qualified(absl::string_view table, absl::string_view columns) {
+  std::vector<std::string> out;
+  for (absl::string_view c : absl::StrSplit(columns, ", ")) {
+    out.push_back(absl::StrCat(table, ".", c));
+  }
+  return absl::StrJoin(out, ", ");
+}
+
+constexpr int kTokenColumnCount = 16;
 
 absl::StatusOr<TokenRecord> ReadToken(const sql::ResultSet& rows) {
   TokenRecord token;
@@ -1045,6 +1057,29 @@ absl::StatusOr<TokenRecord> MysqlStore::GetToken(absl::string_view public_id) {
                         [&](Lease& lease) -> absl::StatusOr<TokenRecord> {
                           return SelectToken(*lease, public_id);
                         });
+}
+
+absl::StatusOr<std::pair<TokenRecord, User>> MysqlStore::GetTokenAndOwner(
+    absl::string_view public_id) {
+  if (!IsAsciiKey(public_id)) {
+    return absl::NotFoundError("access token not found");
+  }
+  static const std::string* const kSql = new std::string(
+      absl::StrCat("SELECT ", Qualified("t", kTokenColumns), ", ",
+                   Qualified("u", kUserColumns),
+                   " FROM access_tokens t JOIN users u ON u.id = t.user_id"
+                   " WHERE t.public_id = ?"));
+  return WithConnection(
+      *pool_, acquire_timeout_, "GetTokenAndOwner", Idempotent::kYes,
+      [&](Lease& lease) -> absl::StatusOr<std::pair<TokenRecord, User>> {
+        Statement statement = Prepare(*lease, *kSql);
+        statement->setString(1, Str(public_id));
+        Rows rows(statement->executeQuery());
+        if (!rows->next()) return absl::NotFoundError("access token not found");
+        ASSIGN_OR_RETURN(TokenRecord token, ReadToken(*rows));
+        return std::make_pair(std::move(token),
+                              ReadUser(*rows, kTokenColumnCount + 1));
+      });
 }
 
 absl::StatusOr<std::vector<TokenRecord>> MysqlStore::ListTokens(

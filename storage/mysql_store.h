@@ -109,6 +109,9 @@ class MysqlStore : public Store {
   // A public id with non-ASCII bytes is NOT_FOUND (ids are ASCII columns);
   // likewise for UpdateToken, RevokeToken and RotateToken.
   absl::StatusOr<TokenRecord> GetToken(absl::string_view public_id) override;
+  // One query (a join).
+  absl::StatusOr<std::pair<TokenRecord, User>> GetTokenAndOwner(
+      absl::string_view public_id) override;
   // INVALID_ARGUMENT if query.limit < 1 or name_contains is not UTF-8.
   absl::StatusOr<std::vector<TokenRecord>> ListTokens(
       const TokenListQuery& query) override;

@@ -45,6 +45,10 @@ class CountingStore : public Store {
   absl::StatusOr<TokenRecord> GetToken(absl::string_view id) override {
     return Count(), inner_->GetToken(id);
   }
+  absl::StatusOr<std::pair<TokenRecord, User>> GetTokenAndOwner(
+      absl::string_view id) override {
+    return Count(), inner_->GetTokenAndOwner(id);
+  }
   absl::StatusOr<std::vector<TokenRecord>> ListTokens(
       const TokenListQuery& q) override {
     return Count(), inner_->ListTokens(q);

@@ -285,6 +285,23 @@ TEST_F(MysqlStoreTest, InsertAndGetTokenRoundTrip) {
   ExpectSameToken(*read, token);
 
   EXPECT_CODE(store_->GetToken("nope").status(), kNotFound);
+
+  // The same token and its owner in one read.
+  absl::StatusOr<std::pair<TokenRecord, User>> both =
+      store_->GetTokenAndOwner("pid0001");
+  ASSERT_TRUE(both.ok()) << both.status();
+  ExpectSameToken(both->first, token);
+  EXPECT_EQ(both->second.id, user.id);
+  EXPECT_EQ(both->second.username, "erin");
+  EXPECT_EQ(both->second.password_hash, user.password_hash);
+  EXPECT_EQ(both->second.disabled, false);
+  EXPECT_EQ(both->second.create_time, user.create_time);
+  EXPECT_CODE(store_->GetTokenAndOwner("nope").status(), kNotFound);
+  EXPECT_CODE(store_
+                  ->GetTokenAndOwner("p\xC3\xA9"
+                                     "d")
+                  .status(),
+              kNotFound);
 }
 
 TEST_F(MysqlStoreTest, TimesAreKeptToTheMicrosecond) {
