@@ -20,6 +20,17 @@ class AuthenticatorCacheTest : public CoreFixture {
     EnableCache(options);
   }
 
+  // Another replica: its own cache and rules on the same database. It tells
+  // this one nothing.
+  struct OtherReplica {
+    explicit OtherReplica(AuthenticatorCacheTest& t)
+        : cache(t.cache_->options()),
+          tokens(&t.store_, &t.clock_, &t.random_, &t.format_, t.policy_.tokens,
+                 &t.audit_, &cache) {}
+    AuthCache cache;
+    TokenManager tokens;
+  };
+
   absl::StatusOr<AuthResult> Token(const std::string& value,
                                    Operation op = Operation::kRead,
                                    CacheUse use = CacheUse::kAllow) {
@@ -100,10 +111,8 @@ TEST_F(AuthenticatorCacheTest, RevocationThroughAnotherReplicaWithinTheBound) {
   TokenManager::Created t = MakeToken(alice);
   ASSERT_TRUE(Token(t.value).ok());
   // Another replica: its own cache and rules, the same database.
-  AuthCache other_cache(cache_->options());
-  TokenManager other(&store_, &clock_, &random_, &format_, policy_.tokens,
-                     &audit_, &other_cache);
-  ASSERT_TRUE(other.Revoke(alice, t.token.public_id).ok());
+  OtherReplica other(*this);
+  ASSERT_TRUE(other.tokens.Revoke(alice, t.token.public_id).ok());
   // This replica may still answer from its cache, but only within the bound.
   clock_.Advance(kBound - absl::Milliseconds(1));
   EXPECT_TRUE(Token(t.value).ok());
@@ -227,10 +236,8 @@ TEST_F(RefreshAheadTest, ARefreshThatFindsTheTokenRevokedDropsIt) {
   TokenManager::Created t = MakeToken(alice);
   ASSERT_TRUE(Token(t.value).ok());
   // Revoked through another replica: this one is not told.
-  AuthCache other_cache(cache_->options());
-  TokenManager other(&store_, &clock_, &random_, &format_, policy_.tokens,
-                     &audit_, &other_cache);
-  ASSERT_TRUE(other.Revoke(alice, t.token.public_id).ok());
+  OtherReplica other(*this);
+  ASSERT_TRUE(other.tokens.Revoke(alice, t.token.public_id).ok());
   clock_.Advance(kBound * 8 / 10);
   ASSERT_TRUE(Token(t.value).ok());  // From the cache; starts a refresh.
   ASSERT_TRUE(Eventually([&] { return cache_->Stats().entries == 0; }));
@@ -243,11 +250,9 @@ TEST_F(RefreshAheadTest, ARefreshOfARotatedOutValueIsNotReuse) {
   ASSERT_TRUE(Token(t.value).ok());
   // A use from the cache that raced with a rotation on another replica must
   // not count as reuse: the successor keeps working.
-  AuthCache other_cache(cache_->options());
-  TokenManager other(&store_, &clock_, &random_, &format_, policy_.tokens,
-                     &audit_, &other_cache);
+  OtherReplica other(*this);
   absl::StatusOr<TokenManager::Rotated> rotated =
-      other.Rotate(alice, t.token.public_id, {}, "");
+      other.tokens.Rotate(alice, t.token.public_id, {}, "");
   ASSERT_TRUE(rotated.ok()) << rotated.status();
   clock_.Advance(kBound * 8 / 10);
   ASSERT_TRUE(Token(t.value).ok());

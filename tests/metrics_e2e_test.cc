@@ -112,30 +112,6 @@ std::string Duration(absl::string_view method, absl::string_view part,
                       le.empty() ? "" : "\"", "}");
 }
 
-// A unary call with a hand-encoded request body, to any path.
-grpc::Status RawUnaryCall(const ServerHarness& server, const std::string& path,
-                          const std::string& body) {
-  grpc::GenericStub stub(server.channel());
-  std::unique_ptr<grpc::ClientContext> context =
-      ServerHarness::Context(Caller::None());
-  grpc::CompletionQueue cq;
-  grpc::Slice slice(body);
-  grpc::ByteBuffer request(&slice, 1);
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(context.get(), path, request, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  EXPECT_TRUE(cq.Next(&tag, &ok));
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  return status;
-}
-
 class MetricsE2eTest : public ::testing::Test {
  protected:
   static ServerHarness::Options Options() {
@@ -205,10 +181,12 @@ TEST_F(MetricsE2eTest, CountsEveryCallByMethodAndCode) {
   // A token field that is not UTF-8: counted as the INVALID_ARGUMENT sent
   // (server/parse_errors.h), not the INTERNAL gRPC first made of it.
   ASSERT_EQ(
-      RawUnaryCall(server_, kAuthenticate, "\x0a\x02\xff\xfe").error_code(),
+      server_.RawUnaryCall(Caller::None(), kAuthenticate, "\x0a\x02\xff\xfe")
+          .error_code(),
       StatusCode::INVALID_ARGUMENT);
   // A path no service has: one bounded label value, "other".
-  ASSERT_EQ(RawUnaryCall(server_, "/no.such.Service/Nope", "").error_code(),
+  ASSERT_EQ(server_.RawUnaryCall(Caller::None(), "/no.such.Service/Nope", "")
+                .error_code(),
             StatusCode::UNIMPLEMENTED);
   const Samples after = Scrape();
 

@@ -124,40 +124,6 @@ std::string SecretTail(const std::string& value, const std::string& id) {
   return at == std::string::npos ? value : value.substr(at + id.size());
 }
 
-// Unary call with a raw, hand-encoded request body.
-grpc::Status RawUnaryCall(const ServerHarness& server, const Caller& caller,
-                          const std::string& method, const std::string& body,
-                          std::string* response_bytes) {
-  grpc::GenericStub stub(server.channel());
-  std::unique_ptr<grpc::ClientContext> context = ServerHarness::Context(caller);
-  grpc::CompletionQueue cq;
-  grpc::Slice slice(body);
-  grpc::ByteBuffer request(&slice, 1);
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(context.get(), method, request, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  EXPECT_TRUE(cq.Next(&tag, &ok));
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  if (response_bytes != nullptr) {
-    std::vector<grpc::Slice> slices;
-    response_bytes->clear();
-    if (status.ok() && response.Dump(&slices).ok()) {
-      for (const grpc::Slice& s : slices) {
-        response_bytes->append(reinterpret_cast<const char*>(s.begin()),
-                               s.size());
-      }
-    }
-  }
-  return status;
-}
-
 // Field 1 (CreateTokenRequest.name) as raw bytes, whatever they are.
 std::string EncodeNameField(absl::string_view name_bytes) {
   std::string out;
@@ -822,9 +788,9 @@ TEST_F(E2eTest, InvalidUtf8NameIsInvalidArgument) {
 
   // The raw path works with a valid name...
   std::string response_bytes;
-  grpc::Status status = RawUnaryCall(
-      server(), alice.basic, method,
-      EncodeNameField("raw ok") + rest.SerializeAsString(), &response_bytes);
+  grpc::Status status = server().RawUnaryCall(
+      alice.basic, method, EncodeNameField("raw ok") + rest.SerializeAsString(),
+      &response_bytes);
   ASSERT_TRUE(IsOk(status)) << "control call with a valid name";
   v1::CreateTokenResponse created;
   ASSERT_TRUE(created.ParseFromString(response_bytes));
@@ -833,9 +799,9 @@ TEST_F(E2eTest, InvalidUtf8NameIsInvalidArgument) {
 
   // ...and refuses bytes that are not UTF-8 as a bad argument, not as an
   // internal error.
-  status = RawUnaryCall(server(), alice.basic, method,
-                        EncodeNameField("\xff\xfe") + rest.SerializeAsString(),
-                        nullptr);
+  status = server().RawUnaryCall(
+      alice.basic, method,
+      EncodeNameField("\xff\xfe") + rest.SerializeAsString(), nullptr);
   EXPECT_TRUE(HasCode(status, StatusCode::INVALID_ARGUMENT));
 }
 
@@ -891,8 +857,8 @@ TEST_F(E2eTest, ErrorsCarryReasonsInTheirDetails) {
   // A request gRPC cannot parse (handled by the interceptor) too.
   v1::CreateTokenRequest rest;
   rest.mutable_permissions()->set_access(v1::TOKEN_ACCESS_READ_ONLY);
-  status = RawUnaryCall(
-      server(), alice.basic, "/tokenauth.v1.TokenService/CreateToken",
+  status = server().RawUnaryCall(
+      alice.basic, "/tokenauth.v1.TokenService/CreateToken",
       EncodeNameField("\xff") + rest.SerializeAsString(), nullptr);
   ASSERT_TRUE(HasCode(status, StatusCode::INVALID_ARGUMENT));
   Details not_utf8 = details_of(status);

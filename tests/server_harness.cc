@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -598,6 +599,40 @@ grpc::Status ServerHarness::AuthenticateBasic(
   v1::AuthenticateResponse ignored;
   return AuthStub()->Authenticate(Context(Caller::None()).get(), request,
                                   response != nullptr ? response : &ignored);
+}
+
+grpc::Status ServerHarness::RawUnaryCall(const Caller& caller,
+                                         const std::string& method,
+                                         const std::string& body,
+                                         std::string* response_bytes) const {
+  grpc::GenericStub stub(channel());
+  std::unique_ptr<grpc::ClientContext> context = ServerHarness::Context(caller);
+  grpc::CompletionQueue cq;
+  grpc::Slice slice(body);
+  grpc::ByteBuffer request(&slice, 1);
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+      stub.PrepareUnaryCall(context.get(), method, request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  EXPECT_TRUE(cq.Next(&tag, &ok));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  if (response_bytes != nullptr) {
+    std::vector<grpc::Slice> slices;
+    response_bytes->clear();
+    if (status.ok() && response.Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) {
+        response_bytes->append(reinterpret_cast<const char*>(s.begin()),
+                               s.size());
+      }
+    }
+  }
+  return status;
 }
 
 }  // namespace tokenauth::e2e

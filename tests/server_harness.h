@@ -166,6 +166,12 @@ class ServerHarness {
   grpc::Status AuthenticateToken(
       absl::string_view token, v1::Operation operation,
       v1::AuthenticateResponse* response = nullptr) const;
+  // A unary call with a hand-encoded request body (bytes the generated stubs
+  // would refuse to send). On OK the response's bytes go to
+  // *response_bytes, when not null.
+  grpc::Status RawUnaryCall(const Caller& caller, const std::string& method,
+                            const std::string& body,
+                            std::string* response_bytes = nullptr) const;
   grpc::Status AuthenticateBasic(
       absl::string_view username, absl::string_view password,
       v1::Operation operation,
