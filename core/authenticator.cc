@@ -258,8 +258,14 @@ absl::StatusOr<AuthResult> Authenticator::ResolveCached(
   // The ticket before the read: a change committed after this point makes
   // the entry unusable even if the read below still saw the old state.
   const uint64_t ticket = cache_->Ticket();
-  ASSIGN_OR_RETURN(AuthResult result, resolve());
-  cache_->Insert(key, result, ticket, now, ExpiryOf(result));
+  absl::StatusOr<AuthResult> result = resolve();
+  if (result.ok()) {
+    cache_->Insert(key, *result, ticket, now, ExpiryOf(*result));
+  } else if (absl::IsUnauthenticated(result.status())) {
+    // A fresh read (skip_cache, or a refresh racing this call) refused it:
+    // an older answer must not outlive that on this process.
+    cache_->Erase(key);
+  }
   return result;
 }
 
@@ -402,6 +408,10 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
   ASSIGN_OR_RETURN(bool allowed, store_->ReservePasswordCheck(
                                      user->id, policy_.lockout, clock_->Now()));
   if (!allowed) {
+    // Locked: cached answers for this user (a correct password among them)
+    // go too, so the lockout holds here at once and within the bound
+    // elsewhere.
+    ForgetUser(user->id);
     return WithReason(
         absl::UnauthenticatedError(absl::StrCat(
             "basic: too many failed (or simultaneous) password checks for this "

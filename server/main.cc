@@ -323,6 +323,7 @@ int Serve() {
   mysql.password = absl::GetFlag(FLAGS_tokenauth_mysql_password);
   mysql.database = absl::GetFlag(FLAGS_tokenauth_mysql_database);
   mysql.pool_size = absl::GetFlag(FLAGS_tokenauth_mysql_pool_size);
+  if (mysql.pool_size < 1) Die("TOKENAUTH_MYSQL_POOL_SIZE: must be at least 1");
   // Calls fail fast after a failed health ping until the next one answers.
   // The window outlasts the gap between two pings (the interval plus a ping
   // that times out, with room to spare), so it does not lapse in the middle
@@ -330,6 +331,10 @@ int Serve() {
   // trying the database themselves.
   const absl::Duration health_interval =
       absl::GetFlag(FLAGS_tokenauth_health_check_interval).value;
+  // 0 would ping the database in a tight loop.
+  if (health_interval < absl::Milliseconds(100)) {
+    Die("TOKENAUTH_HEALTH_CHECK_INTERVAL: must be at least 100ms");
+  }
   mysql.fail_fast_for = std::clamp(health_interval + 3 * mysql.ping_timeout,
                                    3 * mysql.ping_timeout, absl::Seconds(30));
   std::unique_ptr<MysqlStore> store = ValueOrDie(MysqlStore::Open(mysql));

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "core/authenticator.h"
+#include "core/errors.h"
 #include "tests/core_fixture.h"
 
 namespace tokenauth {
@@ -132,6 +133,33 @@ TEST_F(AuthenticatorCacheTest, RepeatedBasicSkipsTheStoreAndTheHash) {
   EXPECT_EQ(Basic("alice", "password-alicf").status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_GT(store_.calls(), before);
+}
+
+TEST_F(AuthenticatorCacheTest, ALockoutReachesACachedCorrectPassword) {
+  MakeUser("alice");
+  ASSERT_TRUE(Basic("alice", "password-alice").ok());  // Cached.
+  // Someone guesses until the account is locked (the 11th is refused as
+  // locked, which drops alice's cached answers).
+  for (int i = 0; i < policy_.lockout.max_failures + 1; ++i) {
+    EXPECT_EQ(Basic("alice", "wrong-password").status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  absl::StatusOr<AuthResult> right = Basic("alice", "password-alice");
+  EXPECT_EQ(right.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(ReasonOf(right.status()), reasons::kAccountLocked);
+}
+
+TEST_F(AuthenticatorCacheTest, AFreshRefusalDropsTheCachedAnswer) {
+  AuthResult alice = MakeUser("alice");
+  TokenManager::Created t = MakeToken(alice);
+  ASSERT_TRUE(Token(t.value).ok());
+  OtherReplica other(*this);
+  ASSERT_TRUE(other.tokens.Revoke(alice, t.token.public_id).ok());
+  EXPECT_TRUE(Token(t.value).ok());  // Cached, within the bound.
+  EXPECT_EQ(Token(t.value, Operation::kRead, CacheUse::kSkip).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // The fresh refusal replaced the cached answer at once.
+  EXPECT_EQ(Token(t.value).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(AuthenticatorCacheTest, PasswordChangeAndDisableAreSeenAtOnce) {
