@@ -40,7 +40,8 @@ TEST(BenchSmokeTest, EveryPhaseCompletesWithoutErrors) {
   const int code = RunCommand(
       absl::StrCat(TOKENAUTH_BENCH_BINARY, " --target=", server.address(),
                    " --duration=700ms --warmup=100ms --concurrency=8",
-                   " --users=4 --tokens=40 --stored_tokens=1000,2000",
+                   " --users=4 --tokens=40 --stored_tokens=1000,2000"
+                   " --settle_after_fill=0s",
                    " --memory --mysql_database=", server.database().name(),
                    " 2>&1"),
       &output);

@@ -85,6 +85,9 @@ ABSL_FLAG(int64_t, rss_slack_mib, 64,
           "RSS bound = baseline + AUTH_CACHE_MAX_BYTES + this (the last-use "
           "queue, at most ~20 MiB, gRPC buffers, allocator slack).");
 ABSL_FLAG(std::string, token_prefix, "tka", "The server's token prefix.");
+ABSL_FLAG(absl::Duration, settle_after_fill, absl::Seconds(20),
+          "After a bulk fill, wait this long before measuring: InnoDB writes "
+          "the new pages out in the background, on the same cores.");
 ABSL_FLAG(std::string, h2load_dir, "",
           "Write gRPC-framed request bodies and h2load command lines here.");
 
@@ -569,6 +572,9 @@ class Bench {
         missing -= batch;
       }
       const double seed_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+      if (target - *have > 0) {
+        absl::SleepFor(absl::GetFlag(FLAGS_settle_after_fill));
+      }
       have = (*seeder)->CountTokens();
       if (!have.ok()) Die(std::string(have.status().message()));
       Point p{*have, RunClosedLoop(load_, channels_.size(), AuthStarter(false)),
