@@ -39,6 +39,34 @@ extern char** environ;
 namespace tokenauth::e2e {
 namespace {
 
+// Every thread's stack of a process that will not stop, when gdb is
+// installed (it is on the development machines; CI may lack it). Empty
+// otherwise. Only for a failure message.
+std::string ThreadStacks(pid_t pid) {
+  if (access("/usr/bin/gdb", X_OK) != 0) return "";
+  const std::string command =
+      absl::StrCat("/usr/bin/gdb -p ", pid,
+                   " -batch -nx -ex 'thread apply all bt' 2>/dev/null");
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out = "\n--- server threads (gdb) ---\n";
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
+  pclose(pipe);
+  // And its TCP connections (which database connection it waits on).
+  pipe = popen(
+      absl::StrCat("ss -tnpi 2>/dev/null | grep -A1 'pid=", pid, ",'").c_str(),
+      "r");
+  if (pipe == nullptr) return out;
+  out += "--- server sockets (ss) ---\n";
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
+
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
@@ -381,7 +409,7 @@ int ServerHarness::Stop() {
     ADD_FAILURE() << "tokenauth-server did not exit within "
                   << absl::FormatDuration(kStopTimeout)
                   << " of SIGTERM; killing it\n--- server output ---\n"
-                  << LogTail();
+                  << LogTail() << ThreadStacks(pid_);
     kill(pid_, SIGKILL);
     int status = 0;
     waitpid(pid_, &status, 0);
