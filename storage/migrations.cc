@@ -212,6 +212,17 @@ const std::vector<Migration>& AllMigrations() {
                "INDEX audit_events_type (type, id)"
                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
            }},
+          {4,
+           "a written owner lock for token inserts",
+           {
+               // Bumped by every transaction that inserts a token, as its
+               // first statement (storage/mysql_store.cc LockUser): a write
+               // that multi-primary clusters certify, where a SELECT ... FOR
+               // UPDATE lock stays on one node. Nothing reads it.
+               "ALTER TABLE users "
+               "ADD COLUMN IF NOT EXISTS token_write_count BIGINT NOT NULL "
+               "DEFAULT 0",
+           }},
       };
   return *migrations;
 }

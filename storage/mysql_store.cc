@@ -480,12 +480,20 @@ absl::StatusOr<SessionRecord> SelectSession(sql::Connection& connection,
 // inserts tokens for a user takes this lock first, so they run one at a time
 // per user and always take their locks in the same order. False if there is
 // no such user.
+//
+// The lock is taken with a write (a counter no one reads), not SELECT ... FOR
+// UPDATE: on a multi-primary cluster (Galera, group replication) row locks
+// are not replicated, so two nodes could each insert under their own lock
+// and pass the per-user limit together. Written rows are certified: of two
+// creates for one user on different nodes, the second to commit fails with
+// ER_LOCK_DEADLOCK (ABORTED), and its retry sees the first one's token.
 bool LockUser(sql::Connection& connection, int64_t user_id) {
   Statement lock =
-      Prepare(connection, "SELECT id FROM users WHERE id = ? FOR UPDATE");
+      Prepare(connection,
+              "UPDATE users SET token_write_count = token_write_count + 1 "
+              "WHERE id = ?");
   lock->setInt64(1, user_id);
-  Rows rows(lock->executeQuery());
-  return rows->next();
+  return lock->executeUpdate() == 1;
 }
 
 // The number of the user's tokens usable at `usable`.
@@ -520,6 +528,27 @@ absl::StatusOr<TokenRow> ToTokenRow(const TokenRecord& token,
 // Inserts `token` into `family_id` and returns it as stored (row id set,
 // times truncated). Throws sql::SQLException (1062 if the public id is
 // taken, 1452 if the owner does not exist).
+// After the COMMIT of a transaction that inserted token `public_id`: OK if
+// its row is there, ABORTED (so RetryAborted runs the transaction again) if
+// not. A fresh read after the COMMIT sees every committed row. An
+// acknowledged token must exist; this checks it rather than trusting the
+// COMMIT's answer alone, which has been wrong before (Connector/C++'s
+// commit() ignored errors; docs/DEPLOYMENT.md), and it is one indexed read
+// on a path that already takes a lock and writes two rows.
+absl::Status CheckInserted(sql::Connection& connection,
+                           absl::string_view public_id,
+                           absl::string_view operation) {
+  Statement select =
+      Prepare(connection, "SELECT 1 FROM access_tokens WHERE public_id = ?");
+  select->setString(1, Str(public_id));
+  Rows rows(select->executeQuery());
+  if (rows->next()) return absl::OkStatus();
+  return absl::AbortedError(
+      absl::StrCat(operation,
+                   ": the database acknowledged the COMMIT but the new token's "
+                   "row is not there"));
+}
+
 TokenRecord InsertTokenRow(sql::Connection& connection,
                            const TokenRecord& token, const TokenRow& row,
                            absl::string_view family_id) {
@@ -1044,6 +1073,7 @@ absl::StatusOr<InsertTokenResult> MysqlStore::InsertToken(
             InsertIdempotencyKey(*lease, token.user_id, *key, stored);
           }
           transaction.Commit();
+          RETURN_IF_ERROR(CheckInserted(*lease, stored.public_id, kOperation));
           return InsertTokenResult{std::move(stored), false};
         });
   });
@@ -1299,6 +1329,8 @@ absl::StatusOr<RotateTokenResult> MysqlStore::RotateToken(
                                  result.successor);
           }
           transaction.Commit();
+          RETURN_IF_ERROR(
+              CheckInserted(*lease, result.successor.public_id, kOperation));
           return result;
         });
   });
@@ -1333,77 +1365,119 @@ absl::Status MysqlStore::RecordTokenUses(const std::vector<TokenUse>& uses,
     return absl::InvalidArgumentError(
         absl::StrCat(kOperation, ": max_peers must not be negative"));
   }
-  // The uses of each token, in the order given; tokens in first-use order.
-  std::vector<std::string> order;
+  // The uses of each token, in the order given, by public id.
   std::map<std::string, std::vector<const TokenUse*>> by_token;
   for (const TokenUse& use : uses) {
     // Not ASCII: names no token (see IsAsciiKey).
     if (use.public_id.empty() || !IsAsciiKey(use.public_id)) continue;
-    std::vector<const TokenUse*>& token_uses = by_token[use.public_id];
-    if (token_uses.empty()) order.push_back(use.public_id);
-    token_uses.push_back(&use);
+    by_token[use.public_id].push_back(&use);
   }
 
-  // One short transaction per token: each locks one row only, so they can
-  // neither deadlock with each other nor hold up validation for long.
-  for (const std::string& public_id : order) {
-    const std::vector<const TokenUse*>& token_uses = by_token[public_id];
+  // Up to kTokensPerTransaction tokens per transaction, their rows locked in
+  // public id order (the order of the map and of the unique index the
+  // locking read scans), so two flushers (two replicas) cannot deadlock. One
+  // transaction per token made a flush of a few thousand tokens take tens of
+  // seconds on a Galera cluster, where every COMMIT is a cluster round trip.
+  // Authenticate reads without locks, so it never waits for a flush.
+  constexpr size_t kTokensPerTransaction = 64;
+  std::vector<const std::string*> chunk;
+  for (auto it = by_token.begin(); it != by_token.end();) {
+    chunk.clear();
+    for (; it != by_token.end() && chunk.size() < kTokensPerTransaction; ++it) {
+      chunk.push_back(&it->first);
+    }
     RETURN_IF_ERROR(RetryAborted([&]() -> absl::Status {
       return WithConnection(
           *pool_, acquire_timeout_, kOperation, Idempotent::kNo,
           [&](Lease& lease) -> absl::Status {
             Transaction transaction(lease);
-            Statement select =
-                Prepare(*lease,
-                        "SELECT id, revoke_time_us, expire_time_us, "
-                        "last_used_time_us, last_used_peers FROM "
-                        "access_tokens WHERE public_id = ? FOR UPDATE");
-            select->setString(1, public_id);
+            std::string sql =
+                "SELECT id, public_id, revoke_time_us, expire_time_us, "
+                "last_used_time_us, last_used_peers FROM access_tokens WHERE "
+                "public_id IN (?";
+            for (size_t i = 1; i < chunk.size(); ++i) sql += ", ?";
+            sql += ") ORDER BY public_id FOR UPDATE";
+            Statement select = Prepare(*lease, sql);
+            for (size_t i = 0; i < chunk.size(); ++i) {
+              select->setString(static_cast<int>(i + 1), *chunk[i]);
+            }
             Rows rows(select->executeQuery());
-            if (!rows->next()) return absl::OkStatus();     // Deleted: skip.
-            if (!rows->isNull(2)) return absl::OkStatus();  // Revoked.
-            const int64_t id = rows->getInt64(1);
-            const std::optional<absl::Time> expire_time =
-                OptionalTime(*rows, 3);
-            std::optional<absl::Time> last_used = OptionalTime(*rows, 4);
-            std::vector<std::string> peers = absl::StrSplit(
-                rows->getString(5).asStdString(), '\n', absl::SkipEmpty());
+            struct Change {
+              int64_t id;
+              int64_t last_used_us;
+              std::string peers;
+            };
+            std::vector<Change> changes;
+            while (rows->next()) {  // Deleted tokens have no row: skipped.
+              if (!rows->isNull(3)) continue;  // Revoked.
+              const int64_t id = rows->getInt64(1);
+              const std::string public_id = rows->getString(2).asStdString();
+              const auto uses_of = by_token.find(public_id);
+              if (uses_of == by_token.end()) continue;  // Not asked for.
+              const std::optional<absl::Time> expire_time =
+                  OptionalTime(*rows, 4);
+              std::optional<absl::Time> last_used = OptionalTime(*rows, 5);
+              std::vector<std::string> peers = absl::StrSplit(
+                  rows->getString(6).asStdString(), '\n', absl::SkipEmpty());
 
-            bool changed = false;
-            for (const TokenUse* use : token_uses) {
-              const absl::Time time = Truncate(use->time);
-              // A use at or after the expiration did not happen.
-              if (expire_time.has_value() && *expire_time <= time) continue;
-              changed = true;
-              if (!last_used.has_value() || *last_used < time) {
-                last_used = time;
+              bool changed = false;
+              for (const TokenUse* use : uses_of->second) {
+                const absl::Time time = Truncate(use->time);
+                // A use at or after the expiration did not happen.
+                if (expire_time.has_value() && *expire_time <= time) continue;
+                changed = true;
+                if (!last_used.has_value() || *last_used < time) {
+                  last_used = time;
+                }
+                const std::string peer = NormalizePeer(use->peer);
+                if (peer.empty()) continue;  // No address known.
+                peers.erase(std::remove(peers.begin(), peers.end(), peer),
+                            peers.end());
+                peers.insert(peers.begin(), peer);
               }
-              const std::string peer = NormalizePeer(use->peer);
-              if (peer.empty()) continue;  // No address known.
-              peers.erase(std::remove(peers.begin(), peers.end(), peer),
-                          peers.end());
-              peers.insert(peers.begin(), peer);
+              if (!changed) continue;
+              if (peers.size() > static_cast<size_t>(max_peers)) {
+                peers.resize(max_peers);
+              }
+              std::string joined = absl::StrJoin(peers, "\n");
+              // Too many long peers for the column: drop the oldest.
+              while (joined.size() > kMaxLastUsedPeersBytes) {
+                peers.pop_back();
+                joined = absl::StrJoin(peers, "\n");
+              }
+              changes.push_back(
+                  {id, absl::ToUnixMicros(*last_used), std::move(joined)});
             }
-            if (!changed) return absl::OkStatus();
-            if (peers.size() > static_cast<size_t>(max_peers)) {
-              peers.resize(max_peers);
+            rows.reset();
+            if (!changes.empty()) {
+              // One statement for the whole chunk (a round trip per row made
+              // the flush slow on a cluster). update_time stays: it tracks
+              // edits by the owner.
+              std::string sql =
+                  "UPDATE access_tokens SET last_used_time_us = CASE id";
+              for (size_t i = 0; i < changes.size(); ++i) {
+                sql += " WHEN ? THEN ?";
+              }
+              sql += " END, last_used_peers = CASE id";
+              for (size_t i = 0; i < changes.size(); ++i) {
+                sql += " WHEN ? THEN ?";
+              }
+              sql += " END WHERE id IN (?";
+              for (size_t i = 1; i < changes.size(); ++i) sql += ", ?";
+              sql += ")";
+              Statement update = Prepare(*lease, sql);
+              int index = 1;
+              for (const Change& c : changes) {
+                update->setInt64(index++, c.id);
+                update->setInt64(index++, c.last_used_us);
+              }
+              for (const Change& c : changes) {
+                update->setInt64(index++, c.id);
+                update->setString(index++, c.peers);
+              }
+              for (const Change& c : changes) update->setInt64(index++, c.id);
+              update->executeUpdate();
             }
-            std::string joined = absl::StrJoin(peers, "\n");
-            // Too many long peers for the column: drop the oldest.
-            while (joined.size() > kMaxLastUsedPeersBytes) {
-              peers.pop_back();
-              joined = absl::StrJoin(peers, "\n");
-            }
-
-            // update_time stays: it tracks edits by the owner.
-            Statement update =
-                Prepare(*lease,
-                        "UPDATE access_tokens SET last_used_time_us = ?, "
-                        "last_used_peers = ? WHERE id = ?");
-            update->setInt64(1, absl::ToUnixMicros(*last_used));
-            update->setString(2, joined);
-            update->setInt64(3, id);
-            update->executeUpdate();
             transaction.Commit();
             return absl::OkStatus();
           });

@@ -135,8 +135,9 @@ class MysqlStore : public Store {
   // id) are their own family.
   absl::StatusOr<int> RevokeTokenFamily(absl::string_view family_id,
                                         absl::Time now) override;
-  // One short transaction per token; stops at the first error (uses of the
-  // tokens not reached yet are dropped). A revoked token is skipped whatever
+  // Up to 64 tokens per transaction, rows locked in public id order (two
+  // flushers cannot deadlock); stops at the first error (uses of the tokens
+  // not reached yet are dropped). A revoked token is skipped whatever
   // the use's time. update_time does not change. A peer is stored with
   // newlines replaced by spaces, bytes that are not UTF-8 replaced by '?',
   // and cut to 128 bytes on a character boundary; an empty peer only moves

@@ -742,8 +742,17 @@ std::vector<std::string> RecordCounts(const MysqlOptions& options) {
   return counts;
 }
 
+// Turns a fully migrated database back into one at version 3.
+void RevertToVersionThree(const MysqlOptions& options) {
+  ASSERT_OK(ExecuteForTest(options,
+                           "ALTER TABLE users DROP COLUMN token_write_count"));
+  ASSERT_OK(ExecuteForTest(options,
+                           "DELETE FROM schema_migrations WHERE version = 4"));
+}
+
 // Turns a fully migrated database back into one at version 2.
 void RevertToVersionTwo(const MysqlOptions& options) {
+  RevertToVersionThree(options);
   ASSERT_OK(ExecuteForTest(options, "DROP TABLE idempotency_keys"));
   ASSERT_OK(ExecuteForTest(options, "DROP TABLE audit_events"));
   ASSERT_OK(ExecuteForTest(
@@ -772,7 +781,8 @@ TEST_F(MysqlStoreTest, MigrationTwoIsAppliedOnceAndIdempotent) {
   ASSERT_OK(store_->Migrate());
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
 }
 
 TEST_F(MysqlStoreTest, MigrationTwoUpgradesAVersionOneDatabase) {
@@ -782,7 +792,8 @@ TEST_F(MysqlStoreTest, MigrationTwoUpgradesAVersionOneDatabase) {
 
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
   absl::StatusOr<TestRows> rows = QueryForTest(
       db_.options(), absl::StrCat("SELECT failed_login_count, "
                                   "failed_login_window_start_us FROM users "
@@ -799,7 +810,8 @@ TEST_F(MysqlStoreTest, MigrationTwoIsRedoneAfterACrashBeforeItsRecord) {
   ASSERT_OK(ExecuteForTest(db_.options(),
                            "DELETE FROM schema_migrations WHERE version = 2"));
   ASSERT_OK(store_->Migrate());
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
 
   // Crashed after the ALTER only.
   ASSERT_OK(ExecuteForTest(db_.options(), "DROP TABLE sessions"));
@@ -807,7 +819,8 @@ TEST_F(MysqlStoreTest, MigrationTwoIsRedoneAfterACrashBeforeItsRecord) {
                            "DELETE FROM schema_migrations WHERE version = 2"));
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationTwo(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
 }
 
 TEST_F(MysqlStoreTest, RecordedMigrationIsNeverRerun) {
@@ -851,7 +864,8 @@ TEST(MysqlMigrationsTest, ConcurrentUpgradesFromVersionOneApplyItOnce) {
   for (std::thread& t : threads) t.join();
   for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(MissingFromMigrationTwo(db.options()), "");
-  EXPECT_THAT(RecordCounts(db.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
 }
 
 // --- Failed-login lockout ---
@@ -1811,6 +1825,28 @@ TEST_F(MysqlTokenLifecycleTest, RecordTokenUsesSkipsRevokedExpiredAndAbsent) {
   EXPECT_EQ(read.update_time, now);
 }
 
+// More tokens than one transaction takes (64), given out of order, with
+// absent ones among them: every present token gets its own use.
+TEST_F(MysqlTokenLifecycleTest, RecordTokenUsesCoversEveryBatch) {
+  const User user = CreateUser("batched");
+  const absl::Time now = clock_.Now();
+  constexpr int kTokens = 150;
+  std::vector<TokenUse> uses;
+  for (int i = kTokens - 1; i >= 0; --i) {
+    const std::string id = absl::StrCat("b", 1000 + i);
+    if (i % 10 != 3) Insert(MakeToken(user.id, id, now));  // Else absent.
+    uses.push_back({id, now + absl::Seconds(i), absl::StrCat("peer", i)});
+  }
+  ASSERT_OK(store_->RecordTokenUses(uses, 5));
+  for (int i = 0; i < kTokens; ++i) {
+    if (i % 10 == 3) continue;
+    const TokenRecord read = Get(absl::StrCat("b", 1000 + i));
+    EXPECT_EQ(read.last_used_time, now + absl::Seconds(i)) << i;
+    EXPECT_THAT(read.last_used_peers, ElementsAre(absl::StrCat("peer", i)))
+        << i;
+  }
+}
+
 TEST_F(MysqlTokenLifecycleTest, RecordTokenUsesFitsPeersToTheColumn) {
   const User user = CreateUser("rupert");
   Insert(MakeToken(user.id, "pid0001", clock_.Now()));
@@ -2338,7 +2374,8 @@ TEST_F(MysqlStoreTest, MigrationThreeIsAppliedOnceAndIdempotent) {
   EXPECT_EQ(MissingFromMigrationThree(db_.options()), "");
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationThree(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
 }
 
 TEST_F(MysqlStoreTest, MigrationThreeUpgradesAVersionTwoDatabase) {
@@ -2361,7 +2398,8 @@ TEST_F(MysqlStoreTest, MigrationThreeUpgradesAVersionTwoDatabase) {
 
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationThree(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
 
   // No family id stored: each is its own family.
   absl::StatusOr<TestRows> raw = QueryForTest(
@@ -2397,7 +2435,8 @@ TEST_F(MysqlStoreTest, MigrationThreeIsRedoneAfterACrashBeforeItsRecord) {
   ASSERT_OK(ExecuteForTest(db_.options(),
                            "DELETE FROM schema_migrations WHERE version = 3"));
   ASSERT_OK(store_->Migrate());
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
 
   // Crashed after the ALTER only.
   ASSERT_OK(ExecuteForTest(db_.options(), "DROP TABLE idempotency_keys"));
@@ -2406,7 +2445,73 @@ TEST_F(MysqlStoreTest, MigrationThreeIsRedoneAfterACrashBeforeItsRecord) {
                            "DELETE FROM schema_migrations WHERE version = 3"));
   ASSERT_OK(store_->Migrate());
   EXPECT_EQ(MissingFromMigrationThree(db_.options()), "");
-  EXPECT_THAT(RecordCounts(db_.options()), ElementsAre("1x1", "2x1", "3x1"));
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
+}
+
+// --- Migration 4: the written owner lock ---
+
+// The user's token_write_count, or an error text.
+std::string TokenWriteCount(const MysqlOptions& options, int64_t user_id) {
+  absl::StatusOr<TestRows> rows = QueryForTest(
+      options,
+      absl::StrCat("SELECT token_write_count FROM users WHERE id = ", user_id));
+  if (!rows.ok()) return rows.status().ToString();
+  if (rows->size() != 1) return "no such user";
+  return (*rows)[0][0].value_or("NULL");
+}
+
+// Inserting and rotating write the owner's row (the lock a multi-primary
+// cluster certifies); a refused insert writes nothing that lasts.
+TEST_F(MysqlStoreTest, TokenInsertsWriteTheOwnerRow) {
+  const User user = CreateUser("writer");
+  const User other = CreateUser("bystander");
+  EXPECT_EQ(TokenWriteCount(db_.options(), user.id), "0");
+  ASSERT_TRUE(store_
+                  ->InsertToken(MakeToken(user.id, "wpid1", clock_.Now()), 2,
+                                Usable(), nullptr)
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->InsertToken(MakeToken(user.id, "wpid2", clock_.Now()), 2,
+                                Usable(), nullptr)
+                  .ok());
+  EXPECT_EQ(TokenWriteCount(db_.options(), user.id), "2");
+  // Over the limit: rolled back, the count with it.
+  EXPECT_CODE(store_
+                  ->InsertToken(MakeToken(user.id, "wpid3", clock_.Now()), 2,
+                                Usable(), nullptr)
+                  .status(),
+              kResourceExhausted);
+  EXPECT_EQ(TokenWriteCount(db_.options(), user.id), "2");
+  ASSERT_TRUE(store_
+                  ->RotateToken("wpid1",
+                                MakeToken(user.id, "wpid4", clock_.Now()),
+                                clock_.Now(), nullptr)
+                  .ok());
+  EXPECT_EQ(TokenWriteCount(db_.options(), user.id), "3");
+  EXPECT_EQ(TokenWriteCount(db_.options(), other.id), "0");
+}
+
+TEST_F(MysqlStoreTest, MigrationFourUpgradesAVersionThreeDatabase) {
+  RevertToVersionThree(db_.options());
+  const User user = CreateUser("existing");
+  EXPECT_NE(TokenWriteCount(db_.options(), user.id), "0");  // No column.
+  ASSERT_OK(store_->Migrate());
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
+  EXPECT_EQ(TokenWriteCount(db_.options(), user.id), "0");
+  ASSERT_TRUE(store_
+                  ->InsertToken(MakeToken(user.id, "m4pid", clock_.Now()), 0,
+                                Usable(), nullptr)
+                  .ok());
+  EXPECT_EQ(TokenWriteCount(db_.options(), user.id), "1");
+  // Redone after a crash before its record: the column is kept.
+  ASSERT_OK(ExecuteForTest(db_.options(),
+                           "DELETE FROM schema_migrations WHERE version = 4"));
+  ASSERT_OK(store_->Migrate());
+  EXPECT_THAT(RecordCounts(db_.options()),
+              ElementsAre("1x1", "2x1", "3x1", "4x1"));
+  EXPECT_EQ(TokenWriteCount(db_.options(), user.id), "1");
 }
 
 }  // namespace
