@@ -11,10 +11,11 @@
 //
 // What must hold (docs/DEPLOYMENT.md):
 //   - a token created through one replica authenticates through the other;
-//   - with both replicas writing through one node, the per-user token limit
-//     holds for parallel creates; through two nodes (where Galera's lack of
-//     replicated row locks lets it slip, measured and printed) every
-//     acknowledged create is still stored, and no answer is UNKNOWN/INTERNAL;
+//   - parallel creates for one user through two replicas store every
+//     acknowledged create; with both replicas writing through one node the
+//     per-user token limit holds; through two nodes (where only the written
+//     owner lock, certified by Galera, serializes them) over-limit rounds are
+//     measured and printed; no answer is UNKNOWN/INTERNAL;
 //   - kill -9 of the node one replica uses, under a stream of creates through
 //     both: nothing acknowledged is lost, and both replicas serve again (the
 //     second one reaches the database through a failover proxy, as a
@@ -498,11 +499,13 @@ TEST_F(GaleraTest, TokenLimitHoldsWithOneWriterNode) {
   EXPECT_EQ(LimitRounds(/*b_node=*/0, /*enforce_limit=*/true), 0);
 }
 
-// Replica B writes through node 3. Galera does not replicate row locks, so
-// the owner-row lock (SELECT ... FOR UPDATE) does not serialize creates made
-// on different nodes, and a round can end over the limit (measured and
-// printed, documented in docs/DEPLOYMENT.md). What must still hold: every
-// acknowledged create is stored, and no answer is UNKNOWN or INTERNAL.
+// Replica B writes through node 3. Galera does not replicate row locks; the
+// owner lock is a write (storage/mysql_store.cc LockUser), so two creates for
+// one user on different nodes conflict at certification, and the limit
+// mostly holds: over-limit rounds are measured and printed, not failed (see
+// docs/DEPLOYMENT.md: 2 of 54 rounds still ended with 6 tokens, unexplained).
+// What must hold: every acknowledged create is stored, no answer is UNKNOWN
+// or INTERNAL.
 TEST_F(GaleraTest, TwoWriterNodesLoseNoAcknowledgedCreate) {
   const int over = LimitRounds(/*b_node=*/2, /*enforce_limit=*/false);
   EXPECT_GE(over, 0);
@@ -709,8 +712,15 @@ TEST_F(GaleraTest, NodeKilledUnderLoad) {
   EXPECT_GT(after[0], 0);
   EXPECT_GT(after[1], 0);
 
-  EXPECT_EQ(b.Stop(), 0);
-  EXPECT_EQ(a.Stop(), 0);
+  // Each stop writes the replica's buffered last-use times (every token
+  // above, used through both) before it exits.
+  for (int r : {1, 0}) {
+    const absl::Time stop_start = absl::Now();
+    EXPECT_EQ(replicas[r]->Stop(), 0) << names[r];
+    std::printf("[galera] replica %s exited %.1f s after SIGTERM\n", names[r],
+                absl::ToDoubleSeconds(absl::Now() - stop_start));
+  }
+  std::fflush(stdout);
   proxy.Stop();
 }
 
