@@ -487,6 +487,8 @@ absl::StatusOr<SessionRecord> SelectSession(sql::Connection& connection,
 // and pass the per-user limit together. Written rows are certified: of two
 // creates for one user on different nodes, the second to commit fails with
 // ER_LOCK_DEADLOCK (ABORTED), and its retry sees the first one's token.
+// (Measured on Galera, docs/DEPLOYMENT.md: it closes most of the gap, not
+// all of it; one writer node is still the recommendation.)
 bool LockUser(sql::Connection& connection, int64_t user_id) {
   Statement lock =
       Prepare(connection,
@@ -525,16 +527,14 @@ absl::StatusOr<TokenRow> ToTokenRow(const TokenRecord& token,
   return row;
 }
 
-// Inserts `token` into `family_id` and returns it as stored (row id set,
-// times truncated). Throws sql::SQLException (1062 if the public id is
-// taken, 1452 if the owner does not exist).
 // After the COMMIT of a transaction that inserted token `public_id`: OK if
 // its row is there, ABORTED (so RetryAborted runs the transaction again) if
 // not. A fresh read after the COMMIT sees every committed row. An
 // acknowledged token must exist; this checks it rather than trusting the
 // COMMIT's answer alone, which has been wrong before (Connector/C++'s
-// commit() ignored errors; docs/DEPLOYMENT.md), and it is one indexed read
-// on a path that already takes a lock and writes two rows.
+// commit() ignored errors; a Galera node answered OK with the row absent;
+// docs/DEPLOYMENT.md), and it is one indexed read on a path that already
+// takes a lock and writes two rows.
 absl::Status CheckInserted(sql::Connection& connection,
                            absl::string_view public_id,
                            absl::string_view operation) {
@@ -549,6 +549,9 @@ absl::Status CheckInserted(sql::Connection& connection,
                    "row is not there"));
 }
 
+// Inserts `token` into `family_id` and returns it as stored (row id set,
+// times truncated). Throws sql::SQLException (1062 if the public id is
+// taken, 1452 if the owner does not exist).
 TokenRecord InsertTokenRow(sql::Connection& connection,
                            const TokenRecord& token, const TokenRow& row,
                            absl::string_view family_id) {

@@ -39,32 +39,33 @@ extern char** environ;
 namespace tokenauth::e2e {
 namespace {
 
-// Every thread's stack of a process that will not stop, when gdb is
-// installed (it is on the development machines; CI may lack it). Empty
-// otherwise. Only for a failure message.
-std::string ThreadStacks(pid_t pid) {
-  if (access("/usr/bin/gdb", X_OK) != 0) return "";
-  const std::string command =
-      absl::StrCat("/usr/bin/gdb -p ", pid,
-                   " -batch -nx -ex 'thread apply all bt' 2>/dev/null");
+// What `command` prints on stdout; empty if it cannot be run.
+std::string CommandOutput(const std::string& command) {
+  std::string out;
   FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return "";
-  std::string out = "\n--- server threads (gdb) ---\n";
+  if (pipe == nullptr) return out;
   char buffer[4096];
   size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
     out.append(buffer, n);
-  pclose(pipe);
-  // And its TCP connections (which database connection it waits on).
-  pipe = popen(
-      absl::StrCat("ss -tnpi 2>/dev/null | grep -A1 'pid=", pid, ",'").c_str(),
-      "r");
-  if (pipe == nullptr) return out;
-  out += "--- server sockets (ss) ---\n";
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
-    out.append(buffer, n);
+  }
   pclose(pipe);
   return out;
+}
+
+// Every thread's stack and the TCP connections of a process that will not
+// stop, when gdb is installed (it is on the development machines; CI may lack
+// it). Empty otherwise. Only for a failure message.
+std::string ThreadStacks(pid_t pid) {
+  if (access("/usr/bin/gdb", X_OK) != 0) return "";
+  return absl::StrCat(
+      "\n--- server threads (gdb) ---\n",
+      CommandOutput(absl::StrCat("/usr/bin/gdb -p ", pid,
+                                 " -batch -nx -ex 'thread apply all bt' "
+                                 "2>/dev/null")),
+      "--- server sockets (ss) ---\n",
+      CommandOutput(
+          absl::StrCat("ss -tnpi 2>/dev/null | grep -A1 'pid=", pid, ",'")));
 }
 
 using grpc::health::v1::HealthCheckRequest;
