@@ -503,7 +503,7 @@ TEST_F(GaleraTest, TokenLimitHoldsWithOneWriterNode) {
 // owner lock is a write (storage/mysql_store.cc LockUser), so two creates for
 // one user on different nodes conflict at certification, and the limit
 // mostly holds: over-limit rounds are measured and printed, not failed (see
-// docs/DEPLOYMENT.md: 2 of 54 rounds still ended with 6 tokens, unexplained).
+// docs/DEPLOYMENT.md: 2 of 102 rounds still ended with 6 tokens, unexplained).
 // What must hold: every acknowledged create is stored, no answer is UNKNOWN
 // or INTERNAL.
 TEST_F(GaleraTest, TwoWriterNodesLoseNoAcknowledgedCreate) {
