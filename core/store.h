@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "core/types.h"
 
 namespace tokenauth {
@@ -181,6 +182,21 @@ class Store {
     absl::StatusOr<User> user = GetUserById(token->user_id);
     if (!user.ok()) return user.status();
     return std::make_pair(*std::move(token), *std::move(user));
+  }
+  // The tokens among `public_ids` that exist, each with its owner, in no
+  // particular order; an absent one (or one whose owner is absent) is left
+  // out. For the cache's background refreshes: a store may answer many in
+  // one round trip. This default asks GetTokenAndOwner for each.
+  virtual absl::StatusOr<std::vector<std::pair<TokenRecord, User>>>
+  GetTokensAndOwners(absl::Span<const std::string> public_ids) {
+    std::vector<std::pair<TokenRecord, User>> found;
+    for (const std::string& id : public_ids) {
+      absl::StatusOr<std::pair<TokenRecord, User>> one = GetTokenAndOwner(id);
+      if (absl::IsNotFound(one.status())) continue;
+      if (!one.ok()) return one.status();
+      found.push_back(*std::move(one));
+    }
+    return found;
   }
   // Newest first (row_id descending).
   virtual absl::StatusOr<std::vector<TokenRecord>> ListTokens(

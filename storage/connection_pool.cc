@@ -95,17 +95,21 @@ absl::StatusOr<std::unique_ptr<sql::Connection>> OpenMysqlConnection(
 
 // --- Lease ---
 
+ConnectionPool::Pooled::~Pooled() {
+  statements.clear();  // Before the connection they belong to.
+}
+
 ConnectionPool::Lease::Lease(ConnectionPool* pool,
-                             std::unique_ptr<sql::Connection> connection,
-                             bool reused, uint64_t generation)
+                             std::unique_ptr<Pooled> pooled, bool reused,
+                             uint64_t generation)
     : pool_(pool),
-      connection_(std::move(connection)),
+      pooled_(std::move(pooled)),
       reused_(reused),
       generation_(generation) {}
 
 ConnectionPool::Lease::Lease(Lease&& other) noexcept
     : pool_(other.pool_),
-      connection_(std::move(other.connection_)),
+      pooled_(std::move(other.pooled_)),
       reused_(other.reused_),
       discard_(other.discard_),
       generation_(other.generation_) {}
@@ -115,7 +119,7 @@ ConnectionPool::Lease& ConnectionPool::Lease::operator=(
   if (this != &other) {
     Release();
     pool_ = other.pool_;
-    connection_ = std::move(other.connection_);
+    pooled_ = std::move(other.pooled_);
     reused_ = other.reused_;
     discard_ = other.discard_;
     generation_ = other.generation_;
@@ -126,9 +130,16 @@ ConnectionPool::Lease& ConnectionPool::Lease::operator=(
 ConnectionPool::Lease::~Lease() { Release(); }
 
 void ConnectionPool::Lease::Release() {
-  if (connection_ != nullptr) {
-    pool_->Release(std::move(connection_), discard_, generation_);
+  if (pooled_ != nullptr) {
+    pool_->Release(std::move(pooled_), discard_, generation_);
   }
+}
+
+sql::PreparedStatement& ConnectionPool::Lease::Prepared(
+    const std::string& sql) {
+  std::unique_ptr<sql::PreparedStatement>& slot = pooled_->statements[sql];
+  if (slot == nullptr) slot.reset(pooled_->connection->prepareStatement(sql));
+  return *slot;
 }
 
 // --- ConnectionPool ---
@@ -189,9 +200,9 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
           " (pool size ", options_.pool_size, ")"));
     }
     if (!idle_.empty()) {
-      std::unique_ptr<sql::Connection> connection = std::move(idle_.back());
+      std::unique_ptr<Pooled> pooled = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(connection), /*reused=*/true, generation_);
+      return Lease(this, std::move(pooled), /*reused=*/true, generation_);
     }
     ++open_;  // Reserve the slot; connect without holding the lock.
   }
@@ -208,10 +219,10 @@ ConnectionPool::TryAcquireForProbe() {
   {
     absl::MutexLock lock(&mu_);
     if (!idle_.empty()) {
-      std::unique_ptr<sql::Connection> connection = std::move(idle_.back());
+      std::unique_ptr<Pooled> pooled = std::move(idle_.back());
       idle_.pop_back();
       return std::optional<Lease>(
-          Lease(this, std::move(connection), /*reused=*/true, generation_));
+          Lease(this, std::move(pooled), /*reused=*/true, generation_));
     }
     if (open_ >= options_.pool_size) return std::optional<Lease>();
     ++open_;
@@ -229,7 +240,9 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::OpenReserved() {
     --open_;
     return connection.status();
   }
-  return Lease(this, *std::move(connection), /*reused=*/false, generation_);
+  auto pooled = std::make_unique<Pooled>();
+  pooled->connection = *std::move(connection);
+  return Lease(this, std::move(pooled), /*reused=*/false, generation_);
 }
 
 void ConnectionPool::MarkDown(absl::Time until, absl::string_view reason) {
@@ -255,7 +268,7 @@ bool ConnectionPool::marked_down() const {
 }
 
 void ConnectionPool::Reset() {
-  std::vector<std::unique_ptr<sql::Connection>> to_close;
+  std::vector<std::unique_ptr<Pooled>> to_close;
   {
     absl::MutexLock lock(&mu_);
     ++generation_;
@@ -266,18 +279,18 @@ void ConnectionPool::Reset() {
   to_close.clear();
 }
 
-void ConnectionPool::Release(std::unique_ptr<sql::Connection> connection,
-                             bool discard, uint64_t generation) {
+void ConnectionPool::Release(std::unique_ptr<Pooled> pooled, bool discard,
+                             uint64_t generation) {
   // Connections to close; closed after the lock is dropped because closing
   // may talk to the server.
-  std::vector<std::unique_ptr<sql::Connection>> to_close;
+  std::vector<std::unique_ptr<Pooled>> to_close;
   {
     absl::MutexLock lock(&mu_);
     if (!discard && generation == generation_) {
-      idle_.push_back(std::move(connection));
+      idle_.push_back(std::move(pooled));
       return;
     }
-    to_close.push_back(std::move(connection));
+    to_close.push_back(std::move(pooled));
     if (discard) {
       // One connection-level failure usually means the server went away;
       // the idle ones are then dead too, and would each fail one more call.

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -38,6 +39,7 @@
 
 namespace sql {
 class Connection;
+class PreparedStatement;
 }  // namespace sql
 
 namespace tokenauth {
@@ -65,6 +67,16 @@ absl::StatusOr<std::unique_ptr<sql::Connection>> OpenMysqlConnection(
     const MysqlOptions& options, absl::Duration io_timeout = kMysqlIoTimeout);
 
 class ConnectionPool {
+ private:
+  // A pooled connection and the statements prepared on it with
+  // Lease::Prepared, which are closed before it.
+  struct Pooled {
+    ~Pooled();
+    std::unique_ptr<sql::Connection> connection;
+    absl::flat_hash_map<std::string, std::unique_ptr<sql::PreparedStatement>>
+        statements;
+  };
+
  public:
   // A leased connection. Move-only; returns the connection on destruction.
   class Lease {
@@ -75,8 +87,16 @@ class ConnectionPool {
     Lease& operator=(const Lease&) = delete;
     ~Lease();
 
-    sql::Connection& operator*() const { return *connection_; }
-    sql::Connection* operator->() const { return connection_.get(); }
+    sql::Connection& operator*() const { return *pooled_->connection; }
+    sql::Connection* operator->() const { return pooled_->connection.get(); }
+
+    // `sql` prepared on this connection: the first time, by the server; after
+    // that, the same statement again (one round trip per execution instead
+    // of two, and no parse). For the few statements on a hot path, each a
+    // fixed string: every distinct string stays prepared while the
+    // connection lives. The statement keeps the parameters last bound; set
+    // them all. Throws what prepareStatement throws.
+    sql::PreparedStatement& Prepared(const std::string& sql);
 
     // Marks the connection broken: it is closed, not reused, on release.
     void Discard() { discard_ = true; }
@@ -87,12 +107,12 @@ class ConnectionPool {
 
    private:
     friend class ConnectionPool;
-    Lease(ConnectionPool* pool, std::unique_ptr<sql::Connection> connection,
-          bool reused, uint64_t generation);
+    Lease(ConnectionPool* pool, std::unique_ptr<Pooled> pooled, bool reused,
+          uint64_t generation);
     void Release();
 
     ConnectionPool* pool_;
-    std::unique_ptr<sql::Connection> connection_;
+    std::unique_ptr<Pooled> pooled_;
     bool reused_;
     bool discard_ = false;
     uint64_t generation_;  // The pool's generation when it was handed out.
@@ -166,13 +186,13 @@ class ConnectionPool {
   // Opens a connection for a slot already counted in open_; frees the slot
   // if that fails.
   absl::StatusOr<Lease> OpenReserved() ABSL_LOCKS_EXCLUDED(mu_);
-  void Release(std::unique_ptr<sql::Connection> connection, bool discard,
+  void Release(std::unique_ptr<Pooled> pooled, bool discard,
                uint64_t generation);
 
   const MysqlOptions options_;
   mutable absl::Mutex mu_;
   // Most recently released last (reused first, so spare ones can time out).
-  std::vector<std::unique_ptr<sql::Connection>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Pooled>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   // Bumped by Reset(); a lease from an older generation is closed on release.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -74,6 +75,9 @@ constexpr int kMaxJanitorBatch = 10000;
 // Schema changes may take long on big tables; the pool's I/O timeout (a few
 // seconds) would cut them.
 constexpr absl::Duration kMigrationIoTimeout = absl::Minutes(30);
+
+// Ids per query of GetTokensAndOwners.
+constexpr size_t kTokenLookupBatch = 64;
 
 // Values of the access column.
 constexpr int kAccessReadOnly = 1;
@@ -1105,14 +1109,58 @@ absl::StatusOr<std::pair<TokenRecord, User>> MysqlStore::GetTokenAndOwner(
   return WithConnection(
       *pool_, acquire_timeout_, "GetTokenAndOwner", Idempotent::kYes,
       [&](Lease& lease) -> absl::StatusOr<std::pair<TokenRecord, User>> {
-        Statement statement = Prepare(*lease, *kSql);
-        statement->setString(1, Str(public_id));
-        Rows rows(statement->executeQuery());
+        // The Authenticate path (skip_cache, cache misses): kept prepared.
+        sql::PreparedStatement& statement = lease.Prepared(*kSql);
+        statement.setString(1, Str(public_id));
+        Rows rows(statement.executeQuery());
         if (!rows->next()) return absl::NotFoundError("access token not found");
         ASSIGN_OR_RETURN(TokenRecord token, ReadToken(*rows));
         return std::make_pair(std::move(token),
                               ReadUser(*rows, kTokenColumnCount + 1));
       });
+}
+
+absl::StatusOr<std::vector<std::pair<TokenRecord, User>>>
+MysqlStore::GetTokensAndOwners(absl::Span<const std::string> public_ids) {
+  // Each id once (a repeat in another batch would come back twice); a
+  // non-ASCII one matches no token.
+  std::vector<std::string> ids;
+  ids.reserve(public_ids.size());
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const std::string& id : public_ids) {
+    if (IsAsciiKey(id) && seen.insert(id).second) ids.push_back(id);
+  }
+  // Always kTokenLookupBatch placeholders, so that one prepared statement
+  // serves every batch: a short batch repeats its last id.
+  static const std::string* const kSql = new std::string(
+      absl::StrCat("SELECT ", Qualified("t", kTokenColumns), ", ",
+                   Qualified("u", kUserColumns),
+                   " FROM access_tokens t JOIN users u ON u.id = t.user_id"
+                   " WHERE t.public_id IN (",
+                   Placeholders(kTokenLookupBatch), ")"));
+  std::vector<std::pair<TokenRecord, User>> found;
+  for (size_t begin = 0; begin < ids.size(); begin += kTokenLookupBatch) {
+    const size_t end = std::min(ids.size(), begin + kTokenLookupBatch);
+    absl::Status status = WithConnection(
+        *pool_, acquire_timeout_, "GetTokensAndOwners", Idempotent::kYes,
+        [&, mark = found.size()](Lease& lease) -> absl::Status {
+          found.resize(mark);  // Nothing twice if this is a second attempt.
+          sql::PreparedStatement& statement = lease.Prepared(*kSql);
+          for (size_t i = 0; i < kTokenLookupBatch; ++i) {
+            statement.setString(static_cast<int>(i + 1),
+                                Str(ids[std::min(begin + i, end - 1)]));
+          }
+          Rows rows(statement.executeQuery());
+          while (rows->next()) {
+            ASSIGN_OR_RETURN(TokenRecord token, ReadToken(*rows));
+            found.emplace_back(std::move(token),
+                               ReadUser(*rows, kTokenColumnCount + 1));
+          }
+          return absl::OkStatus();
+        });
+    RETURN_IF_ERROR(status);
+  }
+  return found;
 }
 
 absl::StatusOr<std::vector<TokenRecord>> MysqlStore::ListTokens(

@@ -49,6 +49,10 @@ class CountingStore : public Store {
       absl::string_view id) override {
     return Count(), inner_->GetTokenAndOwner(id);
   }
+  absl::StatusOr<std::vector<std::pair<TokenRecord, User>>> GetTokensAndOwners(
+      absl::Span<const std::string> ids) override {
+    return Count(), inner_->GetTokensAndOwners(ids);
+  }
   absl::StatusOr<std::vector<TokenRecord>> ListTokens(
       const TokenListQuery& q) override {
     return Count(), inner_->ListTokens(q);

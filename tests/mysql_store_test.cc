@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -601,6 +602,20 @@ TEST_F(MysqlStoreTest, RecoversAfterItsConnectionsAreKilled) {
   // Reads retry once on a fresh connection.
   ASSERT_OK(store_->Ping());
 
+  // Statements kept prepared die with their connection; the retry prepares
+  // them again on the fresh one.
+  const User user = CreateUser("nora");
+  Insert(MakeToken(user.id, "pid0001", clock_.Now()));
+  ASSERT_TRUE(store_->GetTokenAndOwner("pid0001").ok());
+  ASSERT_TRUE(store_->GetTokensAndOwners({"pid0001"}).ok());
+  kill_store_connections();
+  EXPECT_TRUE(store_->GetTokenAndOwner("pid0001").ok());
+  kill_store_connections();
+  absl::StatusOr<std::vector<std::pair<TokenRecord, User>>> found =
+      store_->GetTokensAndOwners({"pid0001"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->size(), 1u);
+
   kill_store_connections();
   // Writes do not retry (they may have been applied), but the next one works.
   absl::Status first =
@@ -610,6 +625,49 @@ TEST_F(MysqlStoreTest, RecoversAfterItsConnectionsAreKilled) {
 }
 
 // --- Connection pool ---
+
+// Lease::Prepared keeps a statement per connection: the same one on the
+// next lease of that connection, a new one on a new connection.
+TEST(ConnectionPoolTest, PreparedStatementsLiveWithTheirConnection) {
+  ScopedTestDatabase db;
+  ASSERT_TRUE(db.ok());
+  MysqlOptions options = db.options();
+  options.pool_size = 1;
+  ConnectionPool pool(options);
+  const std::string sql = "SELECT ? + 1";
+  auto run = [&](ConnectionPool::Lease& lease, int n) {
+    sql::PreparedStatement& statement = lease.Prepared(sql);
+    statement.setInt(1, n);
+    std::unique_ptr<sql::ResultSet> rows(statement.executeQuery());
+    EXPECT_TRUE(rows->next());
+    return rows->getInt(1);
+  };
+  const sql::PreparedStatement* first = nullptr;
+  {
+    absl::StatusOr<ConnectionPool::Lease> lease =
+        pool.Acquire(absl::Seconds(5));
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    EXPECT_EQ(run(*lease, 41), 42);
+    first = &lease->Prepared(sql);
+    EXPECT_EQ(&lease->Prepared("SELECT ? + 2"),
+              &lease->Prepared("SELECT ? + 2"));
+    EXPECT_NE(&lease->Prepared("SELECT ? + 2"), first);
+  }
+  {
+    absl::StatusOr<ConnectionPool::Lease> lease =
+        pool.Acquire(absl::Seconds(5));
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    EXPECT_TRUE(lease->reused());
+    EXPECT_EQ(&lease->Prepared(sql), first);
+    EXPECT_EQ(run(*lease, 1), 2);
+    lease->Discard();  // Closes the connection and its statements.
+  }
+  EXPECT_EQ(pool.open_connections(), 0);
+  absl::StatusOr<ConnectionPool::Lease> lease = pool.Acquire(absl::Seconds(5));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_FALSE(lease->reused());
+  EXPECT_EQ(run(*lease, 5), 6);
+}
 
 TEST(ConnectionPoolTest, BoundedLazyAndDiscarding) {
   ScopedTestDatabase db;
@@ -1845,6 +1903,57 @@ TEST_F(MysqlTokenLifecycleTest, RecordTokenUsesCoversEveryBatch) {
     EXPECT_THAT(read.last_used_peers, ElementsAre(absl::StrCat("peer", i)))
         << i;
   }
+}
+
+// The cache's batched re-read: more ids than one query takes (64), over two
+// owners, with absent, repeated and non-ASCII ids among them; each present
+// token comes back once, with its own owner, and its current state.
+TEST_F(MysqlTokenLifecycleTest, GetTokensAndOwnersReadsEveryBatch) {
+  const User ann = CreateUser("ann");
+  const User ben = CreateUser("ben");
+  const absl::Time now = clock_.Now();
+  constexpr int kTokens = 150;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kTokens; ++i) {
+    const std::string id = absl::StrCat("g", 1000 + i);
+    if (i % 10 != 3) {  // Else absent.
+      Insert(MakeToken(i % 2 == 0 ? ann.id : ben.id, id, now));
+    }
+    ids.push_back(id);
+  }
+  ids.push_back("g1000");  // Asked twice.
+  ids.push_back("g\xC3\xA9");
+  ASSERT_OK(store_->SetUserDisabled(ben.id, true, now));
+
+  absl::StatusOr<std::vector<std::pair<TokenRecord, User>>> found =
+      store_->GetTokensAndOwners(ids);
+  ASSERT_TRUE(found.ok()) << found.status();
+  std::map<std::string, User> owners;
+  for (const auto& [token, owner] : *found) {
+    EXPECT_TRUE(owners.emplace(token.public_id, owner).second)
+        << token.public_id << " twice";
+    EXPECT_EQ(token.user_id, owner.id) << token.public_id;
+  }
+  EXPECT_EQ(owners.size(), 135u);
+  for (int i = 0; i < kTokens; ++i) {
+    const auto it = owners.find(absl::StrCat("g", 1000 + i));
+    if (i % 10 == 3) {
+      EXPECT_EQ(it, owners.end()) << i;
+      continue;
+    }
+    ASSERT_NE(it, owners.end()) << i;
+    EXPECT_EQ(it->second.username, i % 2 == 0 ? "ann" : "ben") << i;
+    EXPECT_EQ(it->second.disabled, i % 2 != 0) << i;
+  }
+
+  // Fewer ids than one query takes, and none.
+  found = store_->GetTokensAndOwners({"g1001", "nope"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].first.public_id, "g1001");
+  found = store_->GetTokensAndOwners({});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_TRUE(found->empty());
 }
 
 TEST_F(MysqlTokenLifecycleTest, RecordTokenUsesFitsPeersToTheColumn) {
