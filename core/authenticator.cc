@@ -5,6 +5,7 @@
 #include <functional>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -40,13 +41,18 @@ absl::StatusOr<User> LoadActiveUser(Store& store, int64_t user_id) {
 }  // namespace
 
 // A few threads running refreshes from a bounded queue; work that does not
-// fit is dropped (the entry then simply expires). Destruction drops what is
-// still queued and waits for the refreshes in progress.
+// fit is dropped (the entry then simply expires). A thread that finds work
+// waits up to `gather` for more and takes up to kMaxBatch items at once, so
+// that one store read refreshes many tokens. Destruction drops what is still
+// queued and waits for the refreshes in progress.
 class Authenticator::Refresher {
  public:
   static constexpr size_t kMaxQueued = 10000;
+  static constexpr size_t kMaxBatch = 64;
 
-  explicit Refresher(int threads) {
+  Refresher(int threads, absl::Duration gather,
+            std::function<void(std::vector<RefreshItem>)> run)
+      : gather_(gather), run_(std::move(run)) {
     for (int i = 0; i < threads; ++i) {
       threads_.emplace_back([this] { Run(); });
     }
@@ -59,34 +65,43 @@ class Authenticator::Refresher {
     for (std::thread& t : threads_) t.join();
   }
 
-  bool Submit(std::function<void()> work) {
+  bool Submit(RefreshItem item) {
     absl::MutexLock lock(&mu_);
     if (stop_ || queue_.size() >= kMaxQueued) return false;
-    queue_.push_back(std::move(work));
+    queue_.push_back(std::move(item));
     return true;
   }
 
  private:
+  bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_ || !queue_.empty();
+  }
+  bool BatchFullLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_ || queue_.size() >= kMaxBatch;
+  }
+
   void Run() {
     while (true) {
-      std::function<void()> work;
+      std::vector<RefreshItem> batch;
       {
         absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(
-            +[](Refresher* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-              return r->stop_ || !r->queue_.empty();
-            },
-            this));
+        mu_.Await(absl::Condition(this, &Refresher::HasWorkLocked));
+        mu_.AwaitWithTimeout(absl::Condition(this, &Refresher::BatchFullLocked),
+                             gather_);
         if (stop_) return;
-        work = std::move(queue_.front());
-        queue_.pop_front();
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       }
-      work();
+      if (!batch.empty()) run_(std::move(batch));
     }
   }
 
+  const absl::Duration gather_;
+  const std::function<void(std::vector<RefreshItem>)> run_;
   absl::Mutex mu_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<RefreshItem> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
@@ -107,7 +122,13 @@ Authenticator::Authenticator(Store* store, Clock* clock,
       audit_(audit),
       cache_(cache != nullptr && cache->enabled() ? cache : nullptr) {
   if (cache_ != nullptr && cache_->options().refresh_threads > 0) {
-    refresher_ = std::make_unique<Refresher>(cache_->options().refresh_threads);
+    // Refreshes start in an entry's last quarter; gathering takes a small
+    // part of that.
+    const absl::Duration gather =
+        std::min(absl::Milliseconds(20), cache_->options().max_age / 16);
+    refresher_ = std::make_unique<Refresher>(
+        cache_->options().refresh_threads, gather,
+        [this](std::vector<RefreshItem> batch) { Refresh(std::move(batch)); });
   }
 }
 
@@ -247,10 +268,7 @@ absl::StatusOr<AuthResult> Authenticator::ResolveCached(
         !std::holds_alternative<BasicCredential>(credential);
     if (std::optional<AuthResult> hit =
             cache_->Lookup(key, now, refreshable ? &refresh : nullptr)) {
-      if (refresh) {
-        refresher_->Submit(
-            [this, key, credential] { Refresh(key, credential); });
-      }
+      if (refresh) refresher_->Submit(RefreshItem{key, credential});
       *subject = hit->principal.user_id;
       return *std::move(hit);
     }
@@ -269,18 +287,55 @@ absl::StatusOr<AuthResult> Authenticator::ResolveCached(
   return result;
 }
 
-void Authenticator::Refresh(const AuthCache::Key& key,
-                            const Credential& credential) const {
+void Authenticator::Refresh(std::vector<RefreshItem> batch) const {
+  std::vector<const RefreshItem*> tokens;
+  std::vector<std::string> ids;
+  for (const RefreshItem& item : batch) {
+    if (const auto* t = std::get_if<TokenCredential>(&item.credential)) {
+      // Only a well-formed value ever reaches the cache.
+      absl::StatusOr<std::string> id = format_->Parse(t->value);
+      if (!id.ok()) continue;
+      tokens.push_back(&item);
+      ids.push_back(*std::move(id));
+    } else {  // Sessions: one read each.
+      const absl::Time now = clock_->Now();
+      const uint64_t ticket = cache_->Ticket();
+      int64_t subject = 0;
+      StoreRefreshed(
+          item.key, ticket, now,
+          Resolve(std::get<SessionCredential>(item.credential), &subject));
+    }
+  }
+  if (ids.empty()) return;
+  // Tokens: one store read for the whole batch.
   const absl::Time now = clock_->Now();
   const uint64_t ticket = cache_->Ticket();
-  int64_t subject = 0;
-  absl::StatusOr<AuthResult> result =
-      std::holds_alternative<TokenCredential>(credential)
-          ? Resolve(std::get<TokenCredential>(credential), &subject,
-                    /*detect_reuse=*/false)
-          : Resolve(std::get<SessionCredential>(credential), &subject);
+  absl::StatusOr<std::vector<std::pair<TokenRecord, User>>> found =
+      store_->GetTokensAndOwners(ids);
+  // The store is down: the entries expire by themselves.
+  if (!found.ok()) return;
+  absl::flat_hash_map<absl::string_view, const std::pair<TokenRecord, User>*>
+      by_id;
+  for (const auto& row : *found) by_id[row.first.public_id] = &row;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const auto it = by_id.find(ids[i]);
+    absl::StatusOr<std::pair<TokenRecord, User>> row =
+        it == by_id.end() ? absl::StatusOr<std::pair<TokenRecord, User>>(
+                                absl::NotFoundError("access token not found"))
+                          : *it->second;
+    int64_t subject = 0;
+    StoreRefreshed(tokens[i]->key, ticket, now,
+                   CheckToken(std::get<TokenCredential>(tokens[i]->credential),
+                              std::move(row), &subject,
+                              /*detect_reuse=*/false));
+  }
+}
+
+void Authenticator::StoreRefreshed(
+    const AuthCache::Key& key, uint64_t ticket, absl::Time read_start,
+    const absl::StatusOr<AuthResult>& result) const {
   if (result.ok()) {
-    cache_->Insert(key, *result, ticket, now, ExpiryOf(*result));
+    cache_->Insert(key, *result, ticket, read_start, ExpiryOf(*result));
   } else if (absl::IsUnauthenticated(result.status()) ||
              absl::IsPermissionDenied(result.status())) {
     cache_->Erase(key);  // Refused now: stop answering from the cache.
@@ -310,8 +365,14 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
   // Format and checksum first: a mistyped or forged value costs no query.
   ASSIGN_OR_RETURN(std::string public_id, format_->Parse(credential.value));
   // The token and its owner in one read.
-  absl::StatusOr<std::pair<TokenRecord, User>> found =
-      store_->GetTokenAndOwner(public_id);
+  return CheckToken(credential, store_->GetTokenAndOwner(public_id), subject,
+                    detect_reuse);
+}
+
+absl::StatusOr<AuthResult> Authenticator::CheckToken(
+    const TokenCredential& credential,
+    absl::StatusOr<std::pair<TokenRecord, User>> found, int64_t* subject,
+    bool detect_reuse) const {
   // The same status whether the id or the secret is wrong.
   const absl::Status unknown = WithReason(
       absl::UnauthenticatedError("token: unknown"), reasons::kTokenUnknown);

@@ -105,9 +105,18 @@ class Authenticator {
                                            int64_t* subject) const;
   // When a resolved credential stops working by itself (expiry, idleness).
   absl::Time ExpiryOf(const AuthResult& result) const;
-  // Re-reads a token or session the cache asked to refresh (on a refresh
-  // thread) and stores the answer, or drops the entry if it is refused.
-  void Refresh(const AuthCache::Key& key, const Credential& credential) const;
+  // A cache entry to re-read in the background, and what it was made from.
+  struct RefreshItem {
+    AuthCache::Key key;
+    Credential credential;
+  };
+  // Re-reads tokens and sessions the cache asked to refresh (on a refresh
+  // thread; the tokens in one store call) and stores each answer, or drops
+  // the entry if it is now refused.
+  void Refresh(std::vector<RefreshItem> batch) const;
+  void StoreRefreshed(const AuthCache::Key& key, uint64_t ticket,
+                      absl::Time read_start,
+                      const absl::StatusOr<AuthResult>& result) const;
 
   class Refresher;
   // `detect_reuse` false: a rotated-out token is refused without revoking
@@ -115,6 +124,12 @@ class Authenticator {
   absl::StatusOr<AuthResult> Resolve(const TokenCredential& credential,
                                      int64_t* subject,
                                      bool detect_reuse = true) const;
+  // The checks of a token after its read: `found` is what
+  // Store::GetTokenAndOwner gave for the value's public id.
+  absl::StatusOr<AuthResult> CheckToken(
+      const TokenCredential& credential,
+      absl::StatusOr<std::pair<TokenRecord, User>> found, int64_t* subject,
+      bool detect_reuse) const;
   absl::StatusOr<AuthResult> Resolve(const BasicCredential& credential,
                                      int64_t* subject) const;
   absl::StatusOr<AuthResult> Resolve(const SessionCredential& credential,

@@ -1,7 +1,9 @@
 // The Authenticator with an AuthCache, against the real MariaDB: what a hit
 // saves, what it must still check, and when a change is seen — at once on
 // this process, within REVOCATION_PROPAGATION_BOUND through another one.
+#include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "core/authenticator.h"
 #include "core/errors.h"
@@ -270,6 +272,42 @@ TEST_F(RefreshAheadTest, ARefreshThatFindsTheTokenRevokedDropsIt) {
   ASSERT_TRUE(Token(t.value).ok());  // From the cache; starts a refresh.
   ASSERT_TRUE(Eventually([&] { return cache_->Stats().entries == 0; }));
   EXPECT_EQ(Token(t.value).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+// Many entries due at once are re-read together: a few store calls, not one
+// per token; and each answer is its own token's (one revoked among them is
+// the only one dropped).
+TEST_F(RefreshAheadTest, EntriesDueTogetherAreReadInOneBatch) {
+  AuthResult alice = MakeUser("alice");
+  constexpr int kTokens = 40;
+  std::vector<TokenManager::Created> tokens;
+  for (int i = 0; i < kTokens; ++i) {
+    tokens.push_back(MakeToken(alice));
+    ASSERT_TRUE(Token(tokens.back().value).ok());
+  }
+  OtherReplica other(*this);
+  ASSERT_TRUE(other.tokens.Revoke(alice, tokens[7].token.public_id).ok());
+  clock_.Advance(kBound * 8 / 10);
+  const int before = store_.calls();
+  for (const TokenManager::Created& t : tokens) {
+    ASSERT_TRUE(Token(t.value).ok());  // From the cache; due for a refresh.
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return cache_->Stats().insertions == 2u * kTokens - 1 &&
+           cache_->Stats().entries == kTokens - 1u;
+  }));
+  // One read per batch of up to 64 (two if the hits straddled the gathering
+  // window), and perhaps a last-use flush.
+  EXPECT_LE(store_.calls() - before, 4);
+  EXPECT_EQ(Token(tokens[7].value).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  clock_.Advance(kBound * 4 / 10);  // Past the first reads' bound.
+  const uint64_t hits = cache_->Stats().hits;
+  for (int i = 0; i < kTokens; ++i) {
+    if (i == 7) continue;
+    ASSERT_TRUE(Token(tokens[i].value).ok()) << i;
+  }
+  EXPECT_EQ(cache_->Stats().hits - hits, kTokens - 1u);
 }
 
 TEST_F(RefreshAheadTest, ARefreshOfARotatedOutValueIsNotReuse) {
