@@ -55,7 +55,9 @@ struct AuthCacheOptions {
   // Refresh ahead: a hit in the last quarter of an entry's life asks its
   // caller (one caller per entry) to re-read it in the background, so that a
   // credential in steady use never waits for the store. Threads doing that
-  // in the Authenticator; 0 = no refresh ahead (entries just expire).
+  // in the Authenticator, each re-reading the tokens due together (up to 64,
+  // gathered for at most min(20 ms, max_age / 16)) in one store call; 0 = no
+  // refresh ahead (entries just expire).
   int refresh_threads = 2;
 };
 

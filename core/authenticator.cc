@@ -120,7 +120,8 @@ Authenticator::Authenticator(Store* store, Clock* clock,
       policy_(std::move(policy)),
       uses_(uses),
       audit_(audit),
-      cache_(cache != nullptr && cache->enabled() ? cache : nullptr) {
+      cache_(cache != nullptr && cache->enabled() ? cache : nullptr),
+      reader_(std::make_unique<TokenReader>(store, kMaxTokenReads)) {
   if (cache_ != nullptr && cache_->options().refresh_threads > 0) {
     // Refreshes start in an entry's last quarter; gathering takes a small
     // part of that.
@@ -365,7 +366,7 @@ absl::StatusOr<AuthResult> Authenticator::Resolve(
   // Format and checksum first: a mistyped or forged value costs no query.
   ASSIGN_OR_RETURN(std::string public_id, format_->Parse(credential.value));
   // The token and its owner in one read.
-  return CheckToken(credential, store_->GetTokenAndOwner(public_id), subject,
+  return CheckToken(credential, reader_->Read(public_id), subject,
                     detect_reuse);
 }
 

@@ -1,0 +1,75 @@
+// TokenReader: the store read behind every Authenticate with a token that the
+// cache does not answer (a miss, or skip_cache), shared by concurrent callers.
+//
+// At most `max_reads` reads are in flight. A caller who finds one free reads
+// at once, alone; one who finds them all busy waits, and when a read ends the
+// first waiter to go takes every token then waiting (up to 64) into one
+// Store::GetTokensAndOwners call. So a lone call costs what it always did,
+// and under load the database answers a batch per round trip instead of one
+// token per round trip (group commit, for reads).
+//
+// Freshness is the same as reading alone: a caller's token is read by a
+// query that starts after the caller arrived, so a revocation committed
+// before the call is always seen (what skip_cache promises).
+//
+// A waiter gives up at its call's deadline (core/call_deadline.h) with
+// UNAVAILABLE, unless its read has already started; a read's error is every
+// one of its callers' error. Thread-safe.
+//
+//   TokenReader reader(store, /*max_reads=*/2);
+//   absl::StatusOr<std::pair<TokenRecord, User>> found = reader.Read(id);
+#ifndef TOKENAUTH_CORE_TOKEN_READER_H_
+#define TOKENAUTH_CORE_TOKEN_READER_H_
+
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/store.h"
+#include "core/types.h"
+
+namespace tokenauth {
+
+class TokenReader {
+ public:
+  // Tokens per batched read at most.
+  static constexpr size_t kMaxBatch = 64;
+
+  // `store` must outlive this; `max_reads` >= 1.
+  TokenReader(Store* store, int max_reads);
+
+  TokenReader(const TokenReader&) = delete;
+  TokenReader& operator=(const TokenReader&) = delete;
+
+  // What Store::GetTokenAndOwner(public_id) gives: NOT_FOUND if the token
+  // or its owner is absent.
+  absl::StatusOr<std::pair<TokenRecord, User>> Read(
+      const std::string& public_id);
+
+  // Callers waiting for a read to start (for tests and metrics).
+  size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Request;
+
+  // Takes up to kMaxBatch waiting requests, reads them without the lock and
+  // answers each.
+  void ReadBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool CanStartLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return reads_ < max_reads_ && !waiting_.empty();
+  }
+
+  Store* const store_;
+  const int max_reads_;
+  mutable absl::Mutex mu_;
+  std::deque<Request*> waiting_ ABSL_GUARDED_BY(mu_);  // Oldest first.
+  int reads_ ABSL_GUARDED_BY(mu_) = 0;                 // In flight.
+};
+
+}  // namespace tokenauth
+
+#endif  // TOKENAUTH_CORE_TOKEN_READER_H_
