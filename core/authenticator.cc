@@ -121,7 +121,8 @@ Authenticator::Authenticator(Store* store, Clock* clock,
       uses_(uses),
       audit_(audit),
       cache_(cache != nullptr && cache->enabled() ? cache : nullptr),
-      reader_(std::make_unique<TokenReader>(store, kMaxTokenReads)) {
+      reader_(std::make_unique<TokenReader>(store, kMaxTokenReads,
+                                            kTokenReadStall)) {
   if (cache_ != nullptr && cache_->options().refresh_threads > 0) {
     // Refreshes start in an entry's last quarter; gathering takes a small
     // part of that.

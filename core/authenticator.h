@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "core/audit_log.h"
 #include "core/auth_cache.h"
@@ -99,6 +100,9 @@ class Authenticator {
   // 0.28-0.35x, 4 0.25-0.28x. Two, not one, so that a read stalled on a dying
   // connection (until its I/O timeout) does not hold up every other caller.
   static constexpr int kMaxTokenReads = 2;
+  // A caller waiting this long for a read starts one anyway (the reads in
+  // flight may be stuck); a batched read here takes well under 5 ms.
+  static constexpr absl::Duration kTokenReadStall = absl::Milliseconds(20);
 
  private:
   // The Check and Resolve functions set *subject to the user the credential

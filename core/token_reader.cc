@@ -22,22 +22,26 @@ struct TokenReader::Request {
       absl::UnknownError("not read");
 };
 
-TokenReader::TokenReader(Store* store, int max_reads)
-    : store_(store), max_reads_(std::max(1, max_reads)) {}
+TokenReader::TokenReader(Store* store, int max_reads, absl::Duration stall_wait)
+    : store_(store),
+      max_reads_(std::max(1, max_reads)),
+      stall_wait_(stall_wait) {}
 
 absl::StatusOr<std::pair<TokenRecord, User>> TokenReader::Read(
     const std::string& public_id) {
   Request me(public_id);
   const absl::Time deadline = CurrentCallDeadline();
+  const absl::Time stalled = absl::Now() + stall_wait_;
   absl::MutexLock lock(&mu_);
   waiting_.push_back(&me);
   auto answered_or_can_start = [this, &me]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
                                    mu_) { return me.done || CanStartLocked(); };
   while (true) {
     if (me.done) return std::move(me.result);
-    // A free read: take the oldest waiters (usually this caller among them;
-    // if not, this thread reads for them and goes on waiting).
-    if (CanStartLocked()) {
+    // A free read, or the reads in flight are taking too long: take the
+    // oldest waiters (usually this caller among them; if not, this thread
+    // reads for them and goes on waiting).
+    if (CanStartLocked() || (!me.taken && absl::Now() >= stalled)) {
       ReadBatch();
       continue;
     }
@@ -45,9 +49,9 @@ absl::StatusOr<std::pair<TokenRecord, User>> TokenReader::Read(
       mu_.Await(absl::Condition(&me.done));
       continue;
     }
-    if (!mu_.AwaitWithDeadline(absl::Condition(&answered_or_can_start),
-                               deadline) &&
-        !me.taken && !me.done) {
+    mu_.AwaitWithDeadline(absl::Condition(&answered_or_can_start),
+                          std::min(deadline, stalled));
+    if (!me.taken && !me.done && absl::Now() >= deadline) {
       waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &me));
       return absl::UnavailableError(
           "database busy: no token read started within the call's deadline");

@@ -12,11 +12,15 @@
 // query that starts after the caller arrived, so a revocation committed
 // before the call is always seen (what skip_cache promises).
 //
-// A waiter gives up at its call's deadline (core/call_deadline.h) with
-// UNAVAILABLE, unless its read has already started; a read's error is every
-// one of its callers' error. Thread-safe.
+// A waiter that has waited `stall_wait` starts a read anyway, beyond
+// `max_reads`: when the reads in flight are stuck (a dead connection waits
+// out its I/O timeout) the others still reach the store, whose pool fails
+// them fast if the database is marked down. A waiter gives up at its call's
+// deadline (core/call_deadline.h) with UNAVAILABLE, unless its read has
+// already started; a read's error is every one of its callers' error.
+// Thread-safe.
 //
-//   TokenReader reader(store, /*max_reads=*/2);
+//   TokenReader reader(store, /*max_reads=*/2, absl::Milliseconds(20));
 //   absl::StatusOr<std::pair<TokenRecord, User>> found = reader.Read(id);
 #ifndef TOKENAUTH_CORE_TOKEN_READER_H_
 #define TOKENAUTH_CORE_TOKEN_READER_H_
@@ -29,6 +33,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/store.h"
 #include "core/types.h"
 
@@ -40,7 +45,7 @@ class TokenReader {
   static constexpr size_t kMaxBatch = 64;
 
   // `store` must outlive this; `max_reads` >= 1.
-  TokenReader(Store* store, int max_reads);
+  TokenReader(Store* store, int max_reads, absl::Duration stall_wait);
 
   TokenReader(const TokenReader&) = delete;
   TokenReader& operator=(const TokenReader&) = delete;
@@ -65,6 +70,7 @@ class TokenReader {
 
   Store* const store_;
   const int max_reads_;
+  const absl::Duration stall_wait_;
   mutable absl::Mutex mu_;
   std::deque<Request*> waiting_ ABSL_GUARDED_BY(mu_);  // Oldest first.
   int reads_ ABSL_GUARDED_BY(mu_) = 0;                 // In flight.

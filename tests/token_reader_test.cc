@@ -25,19 +25,21 @@ namespace {
 
 using ::testing::ElementsAre;
 
-// The real store, with token reads held at a gate while it is closed, and
-// the number of ids each read asked for.
+// The real store, with the next token reads held at a gate until it opens,
+// and the number of ids each read asked for.
 class GatedStore : public CountingStore {
  public:
   using CountingStore::CountingStore;
 
-  void Close() {
+  // The next `n` reads wait for Open().
+  void HoldNext(int n) {
     absl::MutexLock lock(&mu_);
-    closed_ = true;
+    hold_ = n;
+    open_ = false;
   }
   void Open() {
     absl::MutexLock lock(&mu_);
-    closed_ = false;
+    open_ = true;
   }
   // Waits (bounded, real clock) until `n` reads have reached the gate.
   bool AwaitArrivals(int n) {
@@ -72,12 +74,14 @@ class GatedStore : public CountingStore {
     absl::MutexLock lock(&mu_);
     ++arrivals_;
     read_sizes_.push_back(ids);
-    mu_.Await(absl::Condition(
-        +[](bool* closed) { return !*closed; }, &closed_));
+    if (hold_ == 0) return;
+    --hold_;
+    mu_.Await(absl::Condition(&open_));
   }
 
   absl::Mutex mu_;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  int hold_ ABSL_GUARDED_BY(mu_) = 0;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
   int arrivals_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<size_t> read_sizes_ ABSL_GUARDED_BY(mu_);
 };
@@ -128,7 +132,7 @@ class TokenReaderTest : public ::testing::Test {
 };
 
 TEST_F(TokenReaderTest, ALoneCallReadsAlone) {
-  TokenReader reader(store_.get(), 2);
+  TokenReader reader(store_.get(), 2, absl::Seconds(30));
   absl::StatusOr<std::pair<TokenRecord, User>> found = reader.Read("tok3");
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->first.public_id, "tok3");
@@ -139,8 +143,8 @@ TEST_F(TokenReaderTest, ALoneCallReadsAlone) {
 }
 
 TEST_F(TokenReaderTest, CallersWhoFindEveryReadBusyAreReadTogether) {
-  TokenReader reader(store_.get(), 1);
-  store_->Close();
+  TokenReader reader(store_.get(), 1, absl::Seconds(30));
+  store_->HoldNext(1);
   std::thread first([&] { EXPECT_TRUE(reader.Read("tok0").ok()); });
   ASSERT_TRUE(store_->AwaitArrivals(1));  // The only read is busy.
 
@@ -173,8 +177,8 @@ TEST_F(TokenReaderTest, CallersWhoFindEveryReadBusyAreReadTogether) {
 }
 
 TEST_F(TokenReaderTest, AWaiterGivesUpAtItsCallDeadline) {
-  TokenReader reader(store_.get(), 1);
-  store_->Close();
+  TokenReader reader(store_.get(), 1, absl::Seconds(30));
+  store_->HoldNext(1);
   std::thread first([&] { EXPECT_TRUE(reader.Read("tok0").ok()); });
   ASSERT_TRUE(store_->AwaitArrivals(1));
   {
@@ -191,6 +195,25 @@ TEST_F(TokenReaderTest, AWaiterGivesUpAtItsCallDeadline) {
   first.join();
   EXPECT_TRUE(reader.Read("tok1").ok());
   EXPECT_THAT(store_->read_sizes(), ElementsAre(1, 1));
+}
+
+// The only read is stuck (held at the gate, as a dead connection waits out
+// its I/O timeout): a caller who has waited the stall time reads anyway.
+TEST_F(TokenReaderTest, AStalledReadDoesNotHoldUpTheOthers) {
+  TokenReader reader(store_.get(), 1, absl::Milliseconds(20));
+  store_->HoldNext(1);
+  std::thread first([&] { EXPECT_TRUE(reader.Read("tok0").ok()); });
+  ASSERT_TRUE(store_->AwaitArrivals(1));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::pair<TokenRecord, User>> found = reader.Read("tok1");
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(19));
+  EXPECT_TRUE(found.ok()) << found.status();
+  if (found.ok()) {
+    EXPECT_EQ(found->first.public_id, "tok1");
+  }
+  EXPECT_THAT(store_->read_sizes(), ElementsAre(1, 1));  // tok0 still held.
+  store_->Open();
+  first.join();
 }
 
 }  // namespace
