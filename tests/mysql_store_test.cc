@@ -1946,11 +1946,18 @@ TEST_F(MysqlTokenLifecycleTest, GetTokensAndOwnersReadsEveryBatch) {
     EXPECT_EQ(it->second.disabled, i % 2 != 0) << i;
   }
 
-  // Fewer ids than one query takes, and none.
+  // Batches of every size of IN list (4, 16 and 64 places), and none.
   found = store_->GetTokensAndOwners({"g1001", "nope"});
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].first.public_id, "g1001");
+  for (int n : {4, 5, 16, 17, 64}) {
+    std::vector<std::string> some(ids.begin(), ids.begin() + n);
+    found = store_->GetTokensAndOwners(some);
+    ASSERT_TRUE(found.ok()) << found.status();
+    const int absent = (n + 6) / 10;  // g1003, g1013, ...
+    EXPECT_EQ(found->size(), static_cast<size_t>(n - absent)) << n;
+  }
   found = store_->GetTokensAndOwners({});
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_TRUE(found->empty());
