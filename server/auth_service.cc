@@ -1,4 +1,5 @@
 #include "core/status_macros.h"
+#include "core/validation.h"
 #include "server/convert.h"
 #include "server/services.h"
 #include "server/status_convert.h"
@@ -38,6 +39,9 @@ grpc::Status AuthServiceImpl::Authenticate(
                      FromProto("operation", request->operation()));
     std::vector<std::string> scopes(request->required_scopes().begin(),
                                     request->required_scopes().end());
+    // The rule of a token's scopes (no catalogue: a scope nobody has is
+    // simply missing).
+    RETURN_IF_ERROR(ValidateScopes("required_scopes", scopes, {}));
     if (request->client_address().size() > 128) {
       return absl::InvalidArgumentError("client_address: at most 128 bytes");
     }

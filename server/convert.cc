@@ -176,9 +176,13 @@ absl::StatusOr<Operation> FromProto(absl::string_view field, v1::Operation op) {
       return Operation::kRead;
     case v1::OPERATION_WRITE:
       return Operation::kWrite;
-    default:
+    case v1::OPERATION_UNSPECIFIED:
       return absl::InvalidArgumentError(absl::StrCat(
           field, ": required (OPERATION_READ or OPERATION_WRITE)"));
+    default:  // A number this server does not know.
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": unknown value ", static_cast<int>(op),
+                       " (OPERATION_READ or OPERATION_WRITE)"));
   }
 }
 

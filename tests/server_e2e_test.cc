@@ -461,10 +461,34 @@ TEST_F(E2eTest, Walkthrough) {
   EXPECT_TRUE(
       HasCode(server().AuthenticateToken(created.value(), v1::OPERATION_WRITE),
               StatusCode::PERMISSION_DENIED));
-  // An operation is required.
+  // An operation is required, and must be one this server knows.
   EXPECT_TRUE(HasCode(
       server().AuthenticateToken(created.value(), v1::OPERATION_UNSPECIFIED),
       StatusCode::INVALID_ARGUMENT));
+  grpc::Status unknown_op = server().AuthenticateToken(
+      created.value(), static_cast<v1::Operation>(99));
+  EXPECT_TRUE(HasCode(unknown_op, StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(unknown_op.error_message(),
+            "operation: unknown value 99 (OPERATION_READ or OPERATION_WRITE)");
+  // Required scopes follow the rule of a token's scopes, and a malformed one
+  // is named, not just missing.
+  auto with_scopes = [&](const std::vector<std::string>& scopes) {
+    v1::AuthenticateRequest request;
+    request.set_token(created.value());
+    request.set_operation(v1::OPERATION_READ);
+    for (const std::string& scope : scopes) request.add_required_scopes(scope);
+    v1::AuthenticateResponse ignored;
+    return server().AuthStub()->Authenticate(
+        ServerHarness::Context(Caller::None()).get(), request, &ignored);
+  };
+  EXPECT_TRUE(IsOk(with_scopes({"tasks:read", "projects:read"})));
+  grpc::Status bad_scope = with_scopes({"tasks:read", "bad scope!"});
+  EXPECT_TRUE(HasCode(bad_scope, StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(
+      absl::StartsWith(bad_scope.error_message(), "required_scopes[1]: "))
+      << bad_scope.error_message();
+  EXPECT_TRUE(HasCode(with_scopes(std::vector<std::string>(33, "a")),
+                      StatusCode::INVALID_ARGUMENT));
 
   // Rename it. Only the masked field changes.
   v1::UpdateTokenRequest rename = UpdateRequest(token.id(), "name");
