@@ -97,8 +97,8 @@ class Authenticator {
   // Token reads in flight at once (see core/token_reader.h); callers beyond
   // that wait and are read together. Measured with tools/bench on 2 cores
   // (skip_cache Authenticate as a share of Health): 1 read 0.37-0.39x, 2
-  // 0.28-0.35x, 4 0.25-0.28x. Two, not one, so that a read stalled on a dying
-  // connection (until its I/O timeout) does not hold up every other caller.
+  // 0.28-0.35x, 4 0.25-0.28x; once IN lists were sized to the batch, 1 and
+  // 2 both 0.31-0.41x. Two, so that one slow read leaves another free.
   static constexpr int kMaxTokenReads = 2;
   // A caller waiting this long for a read starts one anyway (the reads in
   // flight may be stuck); a batched read here takes well under 5 ms.
