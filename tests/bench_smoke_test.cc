@@ -50,7 +50,7 @@ TEST(BenchSmokeTest, EveryPhaseCompletesWithoutErrors) {
   for (const char* phase :
        {"(a) Health/Check", "(b) Authenticate PAT, cache on",
         "(c) Authenticate PAT, skip_cache", "(d) Authenticate Basic",
-        "(e) CreateToken (session)", "(b) open loop at",
+        "(e) CreateToken (session)", "(b) open loop at", "(a) open loop at",
         "change from 1000 to 2000 stored tokens",
         "memory: 1960 distinct tokens presented once each"}) {
     EXPECT_NE(output.find(phase), std::string::npos)
