@@ -199,39 +199,12 @@ class Bench {
       o.concurrency = std::max(1, absl::GetFlag(FLAGS_basic_concurrency));
       Measure("(d) Authenticate Basic", BasicStarter(), &o);
     }
-    if (wanted("half")) {
-      const Row* b = Find("(b)");
-      if (b == nullptr || b->result.rate <= 0) {
-        std::printf("half: skipped, needs phase auth\n");
-      } else {
-        LoadOptions o = load_;
-        o.rate = b->result.rate / 2;
-        o.concurrency = std::max(load_.concurrency * 32, 1024);
-        Row row;
-        row.name = absl::StrFormat("(b) open loop at %.0f/s", o.rate);
-        row.result = RunOpenLoop(o, channels_.size(), AuthStarter(false));
-        row.rss = ServerRss(pid_);
-        rows_.push_back(row);
-        PrintRow(rows_.back());
-      }
-    }
+    if (wanted("half"))
+      OpenLoopAtHalf("(b)", "half", "auth", AuthStarter(false));
     // The floor of the target above: the empty RPC, open loop at half of
     // its own rate, on the same machine.
     if (wanted("half_health")) {
-      const Row* a = Find("(a)");
-      if (a == nullptr || a->result.rate <= 0) {
-        std::printf("half_health: skipped, needs phase health\n");
-      } else {
-        LoadOptions o = load_;
-        o.rate = a->result.rate / 2;
-        o.concurrency = std::max(load_.concurrency * 32, 1024);
-        Row row;
-        row.name = absl::StrFormat("(a) open loop at %.0f/s", o.rate);
-        row.result = RunOpenLoop(o, channels_.size(), HealthStarter());
-        row.rss = ServerRss(pid_);
-        rows_.push_back(row);
-        PrintRow(rows_.back());
-      }
+      OpenLoopAtHalf("(a)", "half_health", "health", HealthStarter());
     }
     // Before (e), which adds tokens, so the first point is what it says.
     bool failed = false;
@@ -392,6 +365,26 @@ class Bench {
     rows_.push_back(row);
     PrintRow(rows_.back());
     return rows_.back();
+  }
+
+  // The row `of` ("(b)") again, open loop at half its measured rate; the
+  // row is named "<of> open loop at <rate>/s".
+  void OpenLoopAtHalf(const std::string& of, const char* phase,
+                      const char* needs, Starter starter) {
+    const Row* measured = Find(of);
+    if (measured == nullptr || measured->result.rate <= 0) {
+      std::printf("%s: skipped, needs phase %s\n", phase, needs);
+      return;
+    }
+    LoadOptions o = load_;
+    o.rate = measured->result.rate / 2;
+    o.concurrency = std::max(load_.concurrency * 32, 1024);
+    Row row;
+    row.name = absl::StrFormat("%s open loop at %.0f/s", of, o.rate);
+    row.result = RunOpenLoop(o, channels_.size(), std::move(starter));
+    row.rss = ServerRss(pid_);
+    rows_.push_back(row);
+    PrintRow(rows_.back());
   }
 
   const Row* Find(absl::string_view prefix) const {
