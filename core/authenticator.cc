@@ -5,7 +5,6 @@
 #include <functional>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -316,19 +315,13 @@ void Authenticator::Refresh(std::vector<RefreshItem> batch) const {
       store_->GetTokensAndOwners(ids);
   // The store is down: the entries expire by themselves.
   if (!found.ok()) return;
-  absl::flat_hash_map<absl::string_view, const std::pair<TokenRecord, User>*>
-      by_id;
-  for (const auto& row : *found) by_id[row.first.public_id] = &row;
+  std::vector<absl::StatusOr<std::pair<TokenRecord, User>>> rows =
+      MatchTokenRows(ids, *found);
   for (size_t i = 0; i < tokens.size(); ++i) {
-    const auto it = by_id.find(ids[i]);
-    absl::StatusOr<std::pair<TokenRecord, User>> row =
-        it == by_id.end() ? absl::StatusOr<std::pair<TokenRecord, User>>(
-                                absl::NotFoundError("access token not found"))
-                          : *it->second;
     int64_t subject = 0;
     StoreRefreshed(tokens[i]->key, ticket, now,
                    CheckToken(std::get<TokenCredential>(tokens[i]->credential),
-                              std::move(row), &subject,
+                              std::move(rows[i]), &subject,
                               /*detect_reuse=*/false));
   }
 }

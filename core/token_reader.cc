@@ -22,6 +22,25 @@ struct TokenReader::Request {
       absl::UnknownError("not read");
 };
 
+std::vector<absl::StatusOr<std::pair<TokenRecord, User>>> MatchTokenRows(
+    absl::Span<const std::string> ids,
+    const std::vector<std::pair<TokenRecord, User>>& rows) {
+  absl::flat_hash_map<absl::string_view, const std::pair<TokenRecord, User>*>
+      by_id;
+  for (const auto& row : rows) by_id[row.first.public_id] = &row;
+  std::vector<absl::StatusOr<std::pair<TokenRecord, User>>> matched;
+  matched.reserve(ids.size());
+  for (const std::string& id : ids) {
+    const auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      matched.push_back(absl::NotFoundError("access token not found"));
+    } else {
+      matched.push_back(*it->second);
+    }
+  }
+  return matched;
+}
+
 TokenReader::TokenReader(Store* store, int max_reads, absl::Duration stall_wait)
     : store_(store),
       max_reads_(std::max(1, max_reads)),
@@ -80,17 +99,10 @@ void TokenReader::ReadBatch() {
     if (!found.ok()) {
       for (Request* request : batch) request->result = found.status();
     } else {
-      absl::flat_hash_map<absl::string_view,
-                          const std::pair<TokenRecord, User>*>
-          by_id;
-      for (const auto& row : *found) by_id[row.first.public_id] = &row;
-      for (Request* request : batch) {
-        const auto it = by_id.find(request->public_id);
-        if (it == by_id.end()) {
-          request->result = absl::NotFoundError("access token not found");
-        } else {
-          request->result = *it->second;
-        }
+      std::vector<absl::StatusOr<std::pair<TokenRecord, User>>> rows =
+          MatchTokenRows(ids, *found);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i]->result = std::move(rows[i]);
       }
     }
   }

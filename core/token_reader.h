@@ -29,15 +29,24 @@
 #include <deque>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "core/store.h"
 #include "core/types.h"
 
 namespace tokenauth {
+
+// For each of `ids`, in order: its row among `rows` (what
+// Store::GetTokensAndOwners gave for them), or NOT_FOUND as
+// Store::GetTokenAndOwner would say.
+std::vector<absl::StatusOr<std::pair<TokenRecord, User>>> MatchTokenRows(
+    absl::Span<const std::string> ids,
+    const std::vector<std::pair<TokenRecord, User>>& rows);
 
 class TokenReader {
  public:
