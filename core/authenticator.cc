@@ -47,7 +47,7 @@ absl::StatusOr<User> LoadActiveUser(Store& store, int64_t user_id) {
 class Authenticator::Refresher {
  public:
   static constexpr size_t kMaxQueued = 10000;
-  static constexpr size_t kMaxBatch = 64;
+  static constexpr size_t kMaxBatch = TokenReader::kMaxBatch;
 
   Refresher(int threads, absl::Duration gather,
             std::function<void(std::vector<RefreshItem>)> run)

@@ -185,8 +185,9 @@ class Store {
   }
   // The tokens among `public_ids` that exist, each with its owner, in no
   // particular order; an absent one (or one whose owner is absent) is left
-  // out. For the cache's background refreshes: a store may answer many in
-  // one round trip. This default asks GetTokenAndOwner for each.
+  // out. For the batched reads (core/token_reader.h, the cache's background
+  // refreshes): a store may answer many in one round trip. This default asks
+  // GetTokenAndOwner for each.
   virtual absl::StatusOr<std::vector<std::pair<TokenRecord, User>>>
   GetTokensAndOwners(absl::Span<const std::string> public_ids) {
     std::vector<std::pair<TokenRecord, User>> found;

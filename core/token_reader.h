@@ -64,7 +64,7 @@ class TokenReader {
   absl::StatusOr<std::pair<TokenRecord, User>> Read(
       const std::string& public_id);
 
-  // Callers waiting for a read to start (for tests and metrics).
+  // Callers waiting for a read to start (for tests).
   size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
