@@ -27,15 +27,19 @@ HealthCheckResponse::ServingStatus HealthServiceImpl::Current() const {
                                 : HealthCheckResponse::NOT_SERVING;
 }
 
-grpc::Status HealthServiceImpl::Check(grpc::ServerContext* /*context*/,
-                                      const HealthCheckRequest* request,
-                                      HealthCheckResponse* response) {
+grpc::ServerUnaryReactor* HealthServiceImpl::Check(
+    grpc::CallbackServerContext* context, const HealthCheckRequest* request,
+    HealthCheckResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!request->service().empty() && !services_.count(request->service())) {
-    return ToGrpcStatus(absl::NotFoundError("service: unknown to this server"),
-                        "/grpc.health.v1.Health/Check");
+    reactor->Finish(
+        ToGrpcStatus(absl::NotFoundError("service: unknown to this server"),
+                     "/grpc.health.v1.Health/Check"));
+    return reactor;
   }
   response->set_status(Current());
-  return grpc::Status::OK;
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
 }
 
 grpc::Status HealthServiceImpl::Watch(

@@ -17,7 +17,9 @@
 
 namespace tokenauth {
 
-class HealthServiceImpl final : public grpc::health::v1::Health::Service {
+class HealthServiceImpl final
+    : public grpc::health::v1::Health::WithCallbackMethod_Check<
+          grpc::health::v1::Health::Service> {
  public:
   // `services`: the names Check accepts besides "" (the whole server).
   explicit HealthServiceImpl(std::set<std::string> services);
@@ -26,9 +28,10 @@ class HealthServiceImpl final : public grpc::health::v1::Health::Service {
   // NOT_SERVING from now on; open Watch streams end.
   void Shutdown();
 
-  grpc::Status Check(grpc::ServerContext* context,
-                     const grpc::health::v1::HealthCheckRequest* request,
-                     grpc::health::v1::HealthCheckResponse* response) override;
+  grpc::ServerUnaryReactor* Check(
+      grpc::CallbackServerContext* context,
+      const grpc::health::v1::HealthCheckRequest* request,
+      grpc::health::v1::HealthCheckResponse* response) override;
   grpc::Status Watch(grpc::ServerContext* context,
                      const grpc::health::v1::HealthCheckRequest* request,
                      grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>*

@@ -66,8 +66,12 @@ class ParseErrorInterceptor : public grpc::experimental::Interceptor {
     }
     if (parse_failed_ && methods->QueryInterceptionHookPoint(
                              InterceptionHookPoints::PRE_SEND_STATUS)) {
+      // What gRPC sends for a request it cannot parse: INTERNAL from a
+      // synchronous handler, UNIMPLEMENTED with no message from a callback
+      // one (Authenticate, Health/Check).
       grpc::Status sent = methods->GetSendStatus();
-      if (sent.error_code() == grpc::StatusCode::INTERNAL) {
+      if (sent.error_code() == grpc::StatusCode::INTERNAL ||
+          sent.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
         methods->ModifySendStatus(ParseFailureStatus(utf8_field_));
       }
     }

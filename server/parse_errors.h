@@ -1,5 +1,6 @@
 // Requests the server cannot parse are the caller's fault, so they must come
-// back as INVALID_ARGUMENT, not the INTERNAL that gRPC answers when request
+// back as INVALID_ARGUMENT, not the INTERNAL (synchronous handlers) or bare
+// UNIMPLEMENTED (callback handlers) that gRPC answers when request
 // deserialization fails. The usual cause is a proto3 string field holding
 // bytes that are not UTF-8; protobuf reports which field through its log,
 // which InstallProtobufLogCapture() intercepts (the log line never holds the

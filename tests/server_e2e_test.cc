@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <future>
 #include <map>
 #include <set>
@@ -827,6 +828,27 @@ TEST_F(E2eTest, InvalidUtf8NameIsInvalidArgument) {
       alice.basic, method,
       EncodeNameField("\xff\xfe") + rest.SerializeAsString(), nullptr);
   EXPECT_TRUE(HasCode(status, StatusCode::INVALID_ARGUMENT));
+}
+
+// Authenticate and Health/Check are callback methods, for which gRPC answers
+// an unparsable request with a bare UNIMPLEMENTED: it must come back as the
+// same INVALID_ARGUMENT naming the field as from the synchronous methods.
+TEST_F(E2eTest, CallbackMethodsRefuseUnparsableRequestsNamingTheField) {
+  struct Case {
+    const char* method;
+    const char* field;  // Field 1 of its request, a string.
+  };
+  for (const Case& c : {Case{"/tokenauth.v1.AuthService/Authenticate", "token"},
+                        Case{"/grpc.health.v1.Health/Check", "service"}}) {
+    SCOPED_TRACE(c.method);
+    grpc::Status status = server().RawUnaryCall(
+        Caller::None(), c.method, std::string("\x0a\x02\xff\xfe", 4), nullptr);
+    ASSERT_TRUE(HasCode(status, StatusCode::INVALID_ARGUMENT))
+        << status.error_code() << " " << status.error_message();
+    EXPECT_EQ(status.error_message().substr(0, std::strlen(c.field) + 1),
+              std::string(c.field) + ":");
+    EXPECT_NE(status.error_message().find("UTF-8"), std::string::npos);
+  }
 }
 
 // 7b. Error details: every error carries a google.rpc.Status in the
