@@ -145,10 +145,7 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
   absl::StatusOr<AuthResult> result =
       Check(credential, operation, required_scopes, cache_use, &subject);
   if (result.ok()) {
-    result->peer = std::string(peer);
-    if (result->token.has_value() && uses_ != nullptr) {
-      uses_->Used(*result->token, peer, clock_->Now());
-    }
+    Accepted(*result, peer);
     return result;
   }
   const absl::Status& s = result.status();
@@ -186,12 +183,46 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
   return result;
 }
 
+std::optional<absl::StatusOr<AuthResult>> Authenticator::AuthenticateFromMemory(
+    const Credential& credential, Operation operation,
+    absl::Span<const std::string> required_scopes,
+    absl::string_view peer) const {
+  if (const auto* token = std::get_if<TokenCredential>(&credential);
+      token != nullptr && !format_->Parse(token->value).ok()) {
+    // Refused before any store call (and not audited): Authenticate itself.
+    return Authenticate(credential, operation, required_scopes, peer);
+  }
+  if (cache_ == nullptr) return std::nullopt;
+  std::optional<AuthResult> hit =
+      CachedAnswer(credential, KeyOf(credential), clock_->Now());
+  if (!hit.has_value()) return std::nullopt;
+  absl::StatusOr<AuthResult> result =
+      Permit(credential, operation, required_scopes, *std::move(hit));
+  // A refusal is audited, which writes to the store: Authenticate's job.
+  if (!result.ok()) return std::nullopt;
+  Accepted(*result, peer);
+  return result;
+}
+
+void Authenticator::Accepted(AuthResult& result, absl::string_view peer) const {
+  result.peer = std::string(peer);
+  if (result.token.has_value() && uses_ != nullptr) {
+    uses_->Used(*result.token, peer, clock_->Now());
+  }
+}
+
 absl::StatusOr<AuthResult> Authenticator::Check(
     const Credential& credential, Operation operation,
     absl::Span<const std::string> required_scopes, CacheUse cache_use,
     int64_t* subject) const {
   ASSIGN_OR_RETURN(AuthResult result,
                    ResolveCached(credential, cache_use, subject));
+  return Permit(credential, operation, required_scopes, std::move(result));
+}
+
+absl::StatusOr<AuthResult> Authenticator::Permit(
+    const Credential& credential, Operation operation,
+    absl::Span<const std::string> required_scopes, AuthResult result) const {
   if (result.session.has_value()) {
     if (operation == Operation::kRead) return result;
     const std::string& csrf =
@@ -251,25 +282,10 @@ absl::StatusOr<AuthResult> Authenticator::ResolveCached(
   // A value that fails its checksum goes no further, not even to the cache.
   const auto* token = std::get_if<TokenCredential>(&credential);
   if (token != nullptr && !format_->Parse(token->value).ok()) return resolve();
-  AuthCache::Key key;
-  if (token != nullptr) {
-    key = cache_->KeyOfToken(token->value);
-  } else if (const auto* b = std::get_if<BasicCredential>(&credential)) {
-    key = cache_->KeyOfBasic(b->username, b->password);
-  } else {
-    key = cache_->KeyOfSession(
-        std::get<SessionCredential>(credential).session_id);
-  }
+  const AuthCache::Key key = KeyOf(credential);
   const absl::Time now = clock_->Now();
   if (cache_use == CacheUse::kAllow) {
-    // Basic is not refreshed ahead: each refresh would cost a password hash.
-    bool refresh = false;
-    const bool refreshable =
-        refresher_ != nullptr &&
-        !std::holds_alternative<BasicCredential>(credential);
-    if (std::optional<AuthResult> hit =
-            cache_->Lookup(key, now, refreshable ? &refresh : nullptr)) {
-      if (refresh) refresher_->Submit(RefreshItem{key, credential});
+    if (std::optional<AuthResult> hit = CachedAnswer(credential, key, now)) {
       *subject = hit->principal.user_id;
       return *std::move(hit);
     }
@@ -286,6 +302,30 @@ absl::StatusOr<AuthResult> Authenticator::ResolveCached(
     cache_->Erase(key);
   }
   return result;
+}
+
+AuthCache::Key Authenticator::KeyOf(const Credential& credential) const {
+  if (const auto* t = std::get_if<TokenCredential>(&credential)) {
+    return cache_->KeyOfToken(t->value);
+  }
+  if (const auto* b = std::get_if<BasicCredential>(&credential)) {
+    return cache_->KeyOfBasic(b->username, b->password);
+  }
+  return cache_->KeyOfSession(
+      std::get<SessionCredential>(credential).session_id);
+}
+
+std::optional<AuthResult> Authenticator::CachedAnswer(
+    const Credential& credential, const AuthCache::Key& key,
+    absl::Time now) const {
+  // Basic is not refreshed ahead: each refresh would cost a password hash.
+  bool refresh = false;
+  const bool refreshable = refresher_ != nullptr &&
+                           !std::holds_alternative<BasicCredential>(credential);
+  std::optional<AuthResult> hit =
+      cache_->Lookup(key, now, refreshable ? &refresh : nullptr);
+  if (refresh) refresher_->Submit(RefreshItem{key, credential});
+  return hit;
 }
 
 void Authenticator::Refresh(std::vector<RefreshItem> batch) const {

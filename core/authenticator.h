@@ -17,6 +17,7 @@
 #define TOKENAUTH_CORE_AUTHENTICATOR_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -88,6 +89,16 @@ class Authenticator {
       absl::Span<const std::string> required_scopes,
       absl::string_view peer = "", CacheUse cache_use = CacheUse::kAllow) const;
 
+  // Authenticate's answer when it needs neither the store nor a password
+  // hash: a cache hit that permits the operation, or a token refused by its
+  // format or checksum. Otherwise nullopt, and the caller runs Authenticate
+  // (off the thread that must not block). Never blocks; same side effects
+  // as Authenticate for the answers it gives.
+  std::optional<absl::StatusOr<AuthResult>> AuthenticateFromMemory(
+      const Credential& credential, Operation operation,
+      absl::Span<const std::string> required_scopes,
+      absl::string_view peer = "") const;
+
   // Drops every cached answer for `user_id`. Call after a change to the
   // user's credentials (password, disabled, sessions, tokens) was made.
   void ForgetUser(int64_t user_id) const;
@@ -105,6 +116,19 @@ class Authenticator {
   static constexpr absl::Duration kTokenReadStall = absl::Milliseconds(20);
 
  private:
+  // Records a successful call's peer and token use.
+  void Accepted(AuthResult& result, absl::string_view peer) const;
+  // The checks of `operation` and `scopes` on a resolved credential.
+  absl::StatusOr<AuthResult> Permit(const Credential& credential,
+                                    Operation operation,
+                                    absl::Span<const std::string> scopes,
+                                    AuthResult result) const;
+  // The cache key of `credential` (a token value must be well-formed).
+  AuthCache::Key KeyOf(const Credential& credential) const;
+  // The cache's answer for `key`, asking for a refresh ahead when due.
+  std::optional<AuthResult> CachedAnswer(const Credential& credential,
+                                         const AuthCache::Key& key,
+                                         absl::Time now) const;
   // The Check and Resolve functions set *subject to the user the credential
   // names once that is known, also when they fail (for the audit log).
   absl::StatusOr<AuthResult> Check(const Credential& credential,

@@ -73,8 +73,10 @@ inline constexpr char kCannotDisableSelf[] = "CANNOT_DISABLE_SELF";
 inline constexpr char kExpirationRequired[] = "EXPIRATION_REQUIRED";
 inline constexpr char kLifetimeTooLong[] = "LIFETIME_TOO_LONG";
 inline constexpr char kRequestMalformed[] = "REQUEST_MALFORMED";
-// UNAVAILABLE: the default for that code (only the Store returns it).
+// UNAVAILABLE: the default for that code (the Store's), and the server
+// refusing work it has no room to queue.
 inline constexpr char kDatabaseUnavailable[] = "DATABASE_UNAVAILABLE";
+inline constexpr char kServerBusy[] = "SERVER_BUSY";
 }  // namespace reasons
 
 struct ErrorReason {

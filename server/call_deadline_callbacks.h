@@ -20,15 +20,21 @@
 
 namespace tokenauth {
 
+// The deadline of the call `context` serves; absl::InfiniteFuture() if none.
+// For a callback handler, which does not get the callbacks below: it sets a
+// ScopedCallDeadline with this on the thread that does the call's work.
+inline absl::Time DeadlineOf(const grpc::ServerContextBase& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  // gRPC reports "no deadline" as the largest time_point.
+  return deadline == std::chrono::system_clock::time_point::max()
+             ? absl::InfiniteFuture()
+             : absl::FromChrono(deadline);
+}
+
 class CallDeadlineCallbacks final : public grpc::Server::GlobalCallbacks {
  public:
   void PreSynchronousRequest(grpc::ServerContext* context) override {
-    const std::chrono::system_clock::time_point deadline = context->deadline();
-    // gRPC reports "no deadline" as the largest time_point.
-    SetCurrentCallDeadline(deadline ==
-                                   std::chrono::system_clock::time_point::max()
-                               ? absl::InfiniteFuture()
-                               : absl::FromChrono(deadline));
+    SetCurrentCallDeadline(DeadlineOf(*context));
   }
   void PostSynchronousRequest(grpc::ServerContext* /*context*/) override {
     SetCurrentCallDeadline(absl::InfiniteFuture());

@@ -400,7 +400,13 @@ int Serve() {
 
   const CallerAuth callers(&authenticator);
   TokenServiceImpl token_service(&callers, &tokens);
-  AuthServiceImpl auth_service(&authenticator, &callers, &sessions);
+  // Authenticate's calls that wait for the store or a password hash run
+  // here, not on gRPC's threads (server/services.h). 32 threads: as many
+  // calls at once as the benchmark's concurrency, and at most 32 password
+  // hashes' memory at once. Declared before the gRPC server, which must be
+  // gone before the pool stops.
+  BlockingPool blocking(/*threads=*/32, /*max_queued=*/10000);
+  AuthServiceImpl auth_service(&authenticator, &callers, &sessions, &blocking);
   UserServiceImpl user_service(&callers, &users);
   SessionServiceImpl session_service(&callers, &sessions);
   AuditServiceImpl audit_service(&callers, &audit);

@@ -10,6 +10,7 @@
 #include "core/session_manager.h"
 #include "core/token_manager.h"
 #include "core/user_manager.h"
+#include "server/blocking_pool.h"
 #include "server/caller_auth.h"
 #include "tokenauth/v1/audit_service.grpc.pb.h"
 #include "tokenauth/v1/auth_service.grpc.pb.h"
@@ -48,15 +49,26 @@ class TokenServiceImpl final : public v1::TokenService::Service {
   TokenManager* const tokens_;
 };
 
-class AuthServiceImpl final : public v1::AuthService::Service {
+// Authenticate, on every backend's request path, is a callback method: an
+// answer from memory (a cache hit) is sent from the gRPC thread that read
+// the request; anything that waits (a store read, a password hash) runs on
+// `blocking`, which must outlive the grpc::Server. Login and Logout are
+// synchronous like the other services.
+class AuthServiceImpl final
+    : public v1::AuthService::WithCallbackMethod_Authenticate<
+          v1::AuthService::Service> {
  public:
   AuthServiceImpl(const Authenticator* authenticator, const CallerAuth* callers,
-                  SessionManager* sessions)
-      : authenticator_(authenticator), callers_(callers), sessions_(sessions) {}
+                  SessionManager* sessions, BlockingPool* blocking)
+      : authenticator_(authenticator),
+        callers_(callers),
+        sessions_(sessions),
+        blocking_(blocking) {}
 
-  grpc::Status Authenticate(grpc::ServerContext* context,
-                            const v1::AuthenticateRequest* request,
-                            v1::AuthenticateResponse* response) override;
+  grpc::ServerUnaryReactor* Authenticate(
+      grpc::CallbackServerContext* context,
+      const v1::AuthenticateRequest* request,
+      v1::AuthenticateResponse* response) override;
   grpc::Status Login(grpc::ServerContext* context,
                      const v1::LoginRequest* request,
                      v1::LoginResponse* response) override;
@@ -65,9 +77,14 @@ class AuthServiceImpl final : public v1::AuthService::Service {
                       v1::LogoutResponse* response) override;
 
  private:
+  // `result` as the RPC's status and response.
+  grpc::Status Respond(const absl::StatusOr<AuthResult>& result,
+                       v1::AuthenticateResponse* response) const;
+
   const Authenticator* const authenticator_;
   const CallerAuth* const callers_;
   SessionManager* const sessions_;
+  BlockingPool* const blocking_;
 };
 
 class SessionServiceImpl final : public v1::SessionService::Service {
