@@ -42,6 +42,7 @@ TEST(BenchSmokeTest, EveryPhaseCompletesWithoutErrors) {
                    " --duration=700ms --warmup=100ms --concurrency=8",
                    " --users=4 --tokens=40 --stored_tokens=1000,2000"
                    " --settle_after_fill=0s",
+                   " --paired_rounds=2 --paired_slice=200ms",
                    " --memory --mysql_database=", server.database().name(),
                    " 2>&1"),
       &output);
@@ -51,7 +52,8 @@ TEST(BenchSmokeTest, EveryPhaseCompletesWithoutErrors) {
        {"(a) Health/Check", "(b) Authenticate PAT, cache on",
         "(c) Authenticate PAT, skip_cache", "(d) Authenticate Basic",
         "(e) CreateToken (session)", "(b) open loop at", "(a) open loop at",
-        "change from 1000 to 2000 stored tokens",
+        "paired: 2 rounds of (a), (b), (c)", "(b)/(a): median of rounds",
+        "(c)/(a): median of rounds", "change from 1000 to 2000 stored tokens",
         "memory: 1960 distinct tokens presented once each"}) {
     EXPECT_NE(output.find(phase), std::string::npos)
         << "missing \"" << phase << "\" in:\n"

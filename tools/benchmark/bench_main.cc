@@ -6,7 +6,10 @@
 //   (d) Authenticate with username + password (Argon2id)
 //   (e) CreateToken (session credential)
 // each at a fixed concurrency for a fixed time, as a ratio to (a); then (b)
-// open-loop at half its measured rate; optionally (b)/(c) with 10k vs 1M
+// open-loop at half its measured rate; then (a), (b) and (c) again in short
+// alternating slices (the paired phase: the host's drift, which moves whole
+// phases by more than the gaps measured, cancels in each round's ratio);
+// optionally (b)/(c) with 10k vs 1M
 // stored tokens (bulk-seeded through storage/bench_seed.h) and a phase that
 // presents every bulk-seeded token once while the server's RSS is watched.
 //
@@ -68,8 +71,13 @@ ABSL_FLAG(int, users, 16, "Users to create (round-robin for (d) and (e)).");
 ABSL_FLAG(int, tokens, 1000,
           "Tokens to create by RPC; (b) and (c) cycle through them.");
 ABSL_FLAG(std::string, phases,
-          "health,auth,auth_nocache,basic,create,half,half_health",
+          "health,auth,auth_nocache,basic,create,half,half_health,paired",
           "Phases to run, comma-separated.");
+ABSL_FLAG(int, paired_rounds, 10,
+          "The paired phase: rounds of (a), (b) and (c) back to back.");
+ABSL_FLAG(absl::Duration, paired_slice, absl::Seconds(1),
+          "The paired phase: each measured slice (after a quarter of it, at "
+          "most --warmup, unmeasured).");
 ABSL_FLAG(std::string, stored_tokens, "",
           "Token counts to bulk-fill the table to, e.g. 10000,1000000; (b) "
           "and (c) are measured at each. Needs TOKENAUTH_MYSQL_* and "
@@ -145,6 +153,23 @@ struct Row {
   int64_t rss = -1;
 };
 
+// The paired phase: rates of (a), (b) and (c) measured in the same round,
+// one round after another.
+struct Paired {
+  int rounds = 0;
+  absl::Duration slice;
+  std::vector<double> a, b, c;  // Calls/s, one entry per round.
+  int64_t errors = 0;
+  std::string first_error;
+};
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 class Bench {
  public:
   Bench() : format_(absl::GetFlag(FLAGS_token_prefix)) {
@@ -206,6 +231,7 @@ class Bench {
     if (wanted("half_health")) {
       OpenLoopAtHalf("(a)", "half_health", "health", HealthStarter());
     }
+    if (wanted("paired")) MeasurePaired();
     // Before (e), which adds tokens, so the first point is what it says.
     bool failed = false;
     const bool stored = !absl::GetFlag(FLAGS_stored_tokens).empty();
@@ -398,7 +424,79 @@ class Bench {
     for (const Row& r : rows_) {
       if (r.result.errors > 0) return true;
     }
-    return false;
+    return paired_.errors > 0;
+  }
+
+  // (a), (b) and (c) in slices of --paired_slice, round after round; the
+  // order alternates (a b c, then c b a) so that a steady drift of the host
+  // favours no phase. Each round's ratios compare slices a few seconds
+  // apart instead of whole phases half a minute apart.
+  void MeasurePaired() {
+    paired_.rounds = std::max(1, absl::GetFlag(FLAGS_paired_rounds));
+    paired_.slice = absl::GetFlag(FLAGS_paired_slice);
+    LoadOptions o = load_;
+    o.duration = paired_.slice;
+    o.warmup = std::min(load_.warmup, paired_.slice / 4);
+    const Starter health = HealthStarter();
+    const Starter auth = AuthStarter(false);
+    const Starter nocache = AuthStarter(true);
+    struct Leg {
+      const Starter* starter;
+      std::vector<double>* rates;
+    };
+    const Leg forward[] = {
+        {&health, &paired_.a}, {&auth, &paired_.b}, {&nocache, &paired_.c}};
+    for (int round = 0; round < paired_.rounds; ++round) {
+      for (int i = 0; i < 3; ++i) {
+        const Leg& leg = forward[round % 2 == 0 ? i : 2 - i];
+        const LoadResult r = RunClosedLoop(o, channels_.size(), *leg.starter);
+        leg.rates->push_back(r.rate);
+        paired_.errors += r.errors;
+        if (paired_.first_error.empty()) paired_.first_error = r.first_error;
+      }
+    }
+    std::printf("  done: paired, %d rounds of (a), (b), (c) for %s each\n",
+                paired_.rounds, absl::FormatDuration(paired_.slice).c_str());
+    std::fflush(stdout);
+  }
+
+  void PrintPaired() const {
+    if (paired_.rounds == 0) return;
+    std::printf(
+        "\npaired: %d rounds of (a), (b), (c), %s measured each after %s "
+        "unmeasured, order a b c then c b a%s\n",
+        paired_.rounds, absl::FormatDuration(paired_.slice).c_str(),
+        absl::FormatDuration(std::min(load_.warmup, paired_.slice / 4)).c_str(),
+        paired_.errors ? "  <-- ERRORS" : "");
+    if (paired_.errors > 0) {
+      std::printf("paired: %" PRId64 " errors; first: %s\n", paired_.errors,
+                  paired_.first_error.c_str());
+    }
+    std::printf("  (a) rate/s per round: median %.0f, min %.0f, max %.0f\n",
+                Median(paired_.a),
+                *std::min_element(paired_.a.begin(), paired_.a.end()),
+                *std::max_element(paired_.a.begin(), paired_.a.end()));
+    auto ratio = [this](const char* name, const std::vector<double>& x,
+                        double target) {
+      std::vector<double> per_round;
+      double sum_x = 0, sum_a = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        sum_x += x[i];
+        sum_a += paired_.a[i];
+        if (paired_.a[i] > 0) per_round.push_back(x[i] / paired_.a[i]);
+      }
+      if (per_round.empty() || sum_a <= 0) return;
+      const double median = Median(per_round);
+      std::printf(
+          "  %s/(a): median of rounds %.2fx (min %.2fx, max %.2fx), all "
+          "rounds' calls %.2fx; target >= %.1fx: %s\n",
+          name, median, *std::min_element(per_round.begin(), per_round.end()),
+          *std::max_element(per_round.begin(), per_round.end()), sum_x / sum_a,
+          target, median >= target ? "met" : "NOT met");
+    };
+    ratio("(b)", paired_.b, 0.9);
+    ratio("(c)", paired_.c, 0.5);
+    std::fflush(stdout);
   }
 
   void PrintRow(const Row& row) {
@@ -461,6 +559,7 @@ class Bench {
           "%.2f ms)\n",
           floor->result.p99_ms);
     }
+    PrintPaired();
     std::fflush(stdout);
   }
 
@@ -693,6 +792,7 @@ class Bench {
   std::vector<v1::AuthenticateRequest> auth_nocache_requests_;
   std::vector<v1::AuthenticateRequest> basic_requests_;
   std::vector<Row> rows_;
+  Paired paired_;
 };
 
 }  // namespace
