@@ -101,8 +101,9 @@ grpc::ServerUnaryReactor* AuthServiceImpl::Authenticate(
   if (!queued) {
     reactor->Finish(ToGrpcStatus(
         WithReason(absl::UnavailableError(
-                       "server busy: too many Authenticate calls waiting for "
-                       "the database or a password hash; retry with backoff"),
+                       "server busy: every Authenticate worker thread is "
+                       "taken and AUTH_MAX_WAITING calls wait for one; "
+                       "retry with backoff"),
                    reasons::kServerBusy),
         kAuthenticate));
   }

@@ -132,6 +132,12 @@ ABSL_FLAG(int64_t, auth_cache_max_entries, 100000,
           "0 turns the cache off.");
 ABSL_FLAG(int64_t, auth_cache_max_bytes, int64_t{64} << 20,
           "Estimated memory of the Authenticate cache at most, in bytes.");
+ABSL_FLAG(int, auth_worker_threads, 32,
+          "Threads for the Authenticate calls the cache does not answer (a "
+          "database read or a password hash): at most this many at once.");
+ABSL_FLAG(int, auth_max_waiting, 10000,
+          "Authenticate calls that may wait for one of those threads; "
+          "beyond, UNAVAILABLE with reason SERVER_BUSY.");
 ABSL_FLAG(DurationSetting, revocation_propagation_bound,
           DurationSetting{absl::Seconds(1)},
           "A revocation (token, session, password change, disabled user) made "
@@ -312,6 +318,14 @@ int Serve() {
     Die("REVOCATION_PROPAGATION_BOUND: must be positive (turn the cache off "
         "with AUTH_CACHE_MAX_ENTRIES=0)");
   }
+  const int worker_threads = absl::GetFlag(FLAGS_auth_worker_threads);
+  if (worker_threads < 1 || worker_threads > 1024) {
+    Die("AUTH_WORKER_THREADS: must be between 1 and 1024");
+  }
+  const int max_waiting = absl::GetFlag(FLAGS_auth_max_waiting);
+  if (max_waiting < 0 || max_waiting > 1000000) {
+    Die("AUTH_MAX_WAITING: must be between 0 and 1000000");
+  }
   const PasswordHashCost cost = ValueOrDie(PasswordHashCost::FromName(
       absl::GetFlag(FLAGS_tokenauth_password_hash_cost)));
 
@@ -401,11 +415,12 @@ int Serve() {
   const CallerAuth callers(&authenticator);
   TokenServiceImpl token_service(&callers, &tokens);
   // Authenticate's calls that wait for the store or a password hash run
-  // here, not on gRPC's threads (server/services.h). 32 threads: as many
-  // calls at once as the benchmark's concurrency, and at most 32 password
-  // hashes' memory at once. Declared before the gRPC server, which must be
-  // gone before the pool stops.
-  BlockingPool blocking(/*threads=*/32, /*max_queued=*/10000);
+  // here, not on gRPC's threads (server/services.h). The default 32
+  // threads: as many calls at once as the benchmark's concurrency, and at
+  // most 32 password hashes' memory at once (2 GiB at the interactive
+  // cost). Declared before the gRPC server, which must be gone before the
+  // pool stops.
+  BlockingPool blocking(worker_threads, static_cast<size_t>(max_waiting));
   AuthServiceImpl auth_service(&authenticator, &callers, &sessions, &blocking);
   UserServiceImpl user_service(&callers, &users);
   SessionServiceImpl session_service(&callers, &sessions);

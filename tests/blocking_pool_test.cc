@@ -44,6 +44,28 @@ TEST(BlockingPoolTest, RefusesTasksBeyondTheQueueBound) {
   EXPECT_EQ(ran.load(), 2);
 }
 
+// With no room to wait, a task runs only when a thread is free for it, and
+// a thread is free again once its task is done.
+TEST(BlockingPoolTest, WithoutWaitingRoomRunsOnlyOnFreeThreads) {
+  BlockingPool pool(/*threads=*/2, /*max_queued=*/0);
+  absl::Notification release;
+  std::atomic<int> started{0};
+  auto hold = [&] {
+    ++started;
+    release.WaitForNotification();
+  };
+  // Taken at once, even before the threads first wait for work.
+  ASSERT_TRUE(pool.Run(hold));
+  ASSERT_TRUE(pool.Run(hold));
+  EXPECT_FALSE(pool.Run([] {}));  // Both threads taken.
+  while (started.load() < 2) std::this_thread::yield();
+  EXPECT_FALSE(pool.Run([] {}));
+  release.Notify();
+  absl::Notification ran;
+  while (!pool.Run([&] { ran.Notify(); })) std::this_thread::yield();
+  ran.WaitForNotification();
+}
+
 TEST(BlockingPoolTest, DestructionRunsWhatIsQueued) {
   std::atomic<int> ran{0};
   {

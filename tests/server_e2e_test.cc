@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/call_credentials.h"
@@ -1429,6 +1430,71 @@ TEST(E2eBootstrapTest, FreshDatabaseGetsAGeneratedPasswordPrintedOnce) {
   EXPECT_TRUE(IsOk(
       restarted.AuthenticateBasic("admin", password, v1::OPERATION_WRITE)));
   EXPECT_EQ(restarted.Stop(), 0);
+}
+
+// One Authenticate worker thread and no room to wait (AUTH_WORKER_THREADS=1,
+// AUTH_MAX_WAITING=0): of calls that all need the database at once, those
+// that find the thread taken are refused at once as UNAVAILABLE with reason
+// SERVER_BUSY, the others answered; the token is not in the refusal.
+TEST(BusyServerTest, AuthenticateRefusesWhatCannotWaitAsServerBusy) {
+  ServerHarness::Options options;
+  options.env["AUTH_WORKER_THREADS"] = "1";
+  options.env["AUTH_MAX_WAITING"] = "0";
+  ServerHarness server(options);
+  ASSERT_TRUE(server.ok());
+  server.MustCreateUser("busy", "busy-password-Xq3");
+  const Caller busy = Caller::Basic("busy", "busy-password-Xq3");
+  const std::string token = server.MustCreateToken(busy, "busy").value();
+  ASSERT_FALSE(token.empty());
+
+  v1::AuthenticateRequest request;
+  request.set_token(token);
+  request.set_operation(v1::OPERATION_READ);
+  request.set_skip_cache(true);  // Every call a database read, off-thread.
+  constexpr int kCalls = 32;
+  int ok = 0, busy_refusals = 0;
+  // Calls released together overlap on one thread almost always; a few
+  // rounds make "never refused" a real failure, not bad luck.
+  for (int round = 0; round < 20 && (ok == 0 || busy_refusals == 0); ++round) {
+    std::vector<grpc::Status> statuses(kCalls);
+    absl::Notification go;
+    std::vector<std::thread> callers;
+    for (int i = 0; i < kCalls; ++i) {
+      callers.emplace_back([&, i] {
+        auto stub = server.AuthStub();
+        v1::AuthenticateResponse response;
+        go.WaitForNotification();
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(10));
+        statuses[i] = stub->Authenticate(&context, request, &response);
+      });
+    }
+    go.Notify();
+    for (std::thread& t : callers) t.join();
+    for (const grpc::Status& status : statuses) {
+      if (status.ok()) {
+        ++ok;
+        continue;
+      }
+      ASSERT_EQ(status.error_code(), StatusCode::UNAVAILABLE)
+          << status.error_message();
+      EXPECT_TRUE(absl::StartsWith(status.error_message(), "server busy:"))
+          << status.error_message();
+      EXPECT_FALSE(absl::StrContains(status.error_message(), token));
+      google::rpc::Status details;
+      ASSERT_TRUE(details.ParseFromString(status.error_details()));
+      google::rpc::ErrorInfo info;
+      ASSERT_EQ(details.details_size(), 1);
+      ASSERT_TRUE(details.details(0).UnpackTo(&info));
+      EXPECT_EQ(info.reason(), "SERVER_BUSY");
+      ++busy_refusals;
+    }
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(busy_refusals, 0) << "no call was refused in 20 rounds";
+  EXPECT_EQ(server.Stop(), 0);
+  EXPECT_FALSE(absl::StrContains(server.Log(), token));
 }
 
 }  // namespace
