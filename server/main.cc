@@ -320,11 +320,13 @@ int Serve() {
   }
   const int worker_threads = absl::GetFlag(FLAGS_auth_worker_threads);
   if (worker_threads < 1 || worker_threads > 1024) {
-    Die("AUTH_WORKER_THREADS: must be between 1 and 1024");
+    Die(absl::StrCat("AUTH_WORKER_THREADS: must be between 1 and 1024; got ",
+                     worker_threads));
   }
   const int max_waiting = absl::GetFlag(FLAGS_auth_max_waiting);
   if (max_waiting < 0 || max_waiting > 1000000) {
-    Die("AUTH_MAX_WAITING: must be between 0 and 1000000");
+    Die(absl::StrCat("AUTH_MAX_WAITING: must be between 0 and 1000000; got ",
+                     max_waiting));
   }
   const PasswordHashCost cost = ValueOrDie(PasswordHashCost::FromName(
       absl::GetFlag(FLAGS_tokenauth_password_hash_cost)));
