@@ -185,8 +185,9 @@ absl::StatusOr<AuthResult> Authenticator::Authenticate(
 
 std::optional<absl::StatusOr<AuthResult>> Authenticator::AuthenticateFromMemory(
     const Credential& credential, Operation operation,
-    absl::Span<const std::string> required_scopes,
-    absl::string_view peer) const {
+    absl::Span<const std::string> required_scopes, absl::string_view peer,
+    CacheUse* then) const {
+  *then = CacheUse::kAllow;
   if (const auto* token = std::get_if<TokenCredential>(&credential);
       token != nullptr && !format_->Parse(token->value).ok()) {
     // Refused before any store call (and not audited): Authenticate itself.
@@ -195,7 +196,11 @@ std::optional<absl::StatusOr<AuthResult>> Authenticator::AuthenticateFromMemory(
   if (cache_ == nullptr) return std::nullopt;
   std::optional<AuthResult> hit =
       CachedAnswer(credential, KeyOf(credential), clock_->Now());
-  if (!hit.has_value()) return std::nullopt;
+  if (!hit.has_value()) {
+    // What a miss does next, minus a second lookup (and a second miss).
+    *then = CacheUse::kSkip;
+    return std::nullopt;
+  }
   absl::StatusOr<AuthResult> result =
       Permit(credential, operation, required_scopes, *std::move(hit));
   // A refusal is audited, which writes to the store: Authenticate's job.

@@ -59,8 +59,9 @@ inline constexpr int kSessionSecretLength = 32;
 // Whether an Authenticate may be answered from the AuthCache.
 enum class CacheUse {
   kAllow,
-  // Read the store (and refresh the cache): for Login, a password change, and
-  // callers that ask for a fresh check.
+  // Read the store (and refresh the cache): for Login, a password change,
+  // callers that ask for a fresh check, and a miss AuthenticateFromMemory
+  // already looked up.
   kSkip,
 };
 
@@ -92,12 +93,15 @@ class Authenticator {
   // Authenticate's answer when it needs neither the store nor a password
   // hash: a cache hit that permits the operation, or a token refused by its
   // format or checksum. Otherwise nullopt, and the caller runs Authenticate
-  // (off the thread that must not block). Never blocks; same side effects
-  // as Authenticate for the answers it gives.
+  // with *then (off the thread that must not block): kSkip after a cache
+  // miss, which was looked up and counted here and is not again there;
+  // kAllow otherwise (a hit it refuses is looked up again there, to be
+  // audited). Never blocks; same side effects as Authenticate for the
+  // answers it gives.
   std::optional<absl::StatusOr<AuthResult>> AuthenticateFromMemory(
       const Credential& credential, Operation operation,
-      absl::Span<const std::string> required_scopes,
-      absl::string_view peer = "") const;
+      absl::Span<const std::string> required_scopes, absl::string_view peer,
+      CacheUse* then) const;
 
   // Drops every cached answer for `user_id`. Call after a change to the
   // user's credentials (password, disabled, sessions, tokens) was made.

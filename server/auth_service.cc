@@ -84,7 +84,8 @@ grpc::ServerUnaryReactor* AuthServiceImpl::Authenticate(
   if (call->cache_use == CacheUse::kAllow) {
     if (std::optional<absl::StatusOr<AuthResult>> answered =
             authenticator_->AuthenticateFromMemory(
-                call->credential, call->operation, call->scopes, call->peer)) {
+                call->credential, call->operation, call->scopes, call->peer,
+                &call->cache_use)) {
       reactor->Finish(Respond(*answered, response));
       return reactor;
     }
